@@ -1,0 +1,1 @@
+"""Admin plan management functions (seed 002)."""

@@ -1,0 +1,1 @@
+"""Admin tenant management functions (seed 002, seed 000)."""

@@ -1,0 +1,1 @@
+"""Public catalog functions (seed 003 §1, §2, §4)."""

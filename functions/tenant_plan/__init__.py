@@ -1,0 +1,1 @@
+"""Tenant self-service plan functions (seed 003 §3, §5-§11)."""

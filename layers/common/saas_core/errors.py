@@ -1,0 +1,67 @@
+"""Domain exceptions. `saas_core.http` maps each to the envelope and status of
+API.md in one place; nothing matches on message text."""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    status_code = 500
+    error_code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(AppError):
+    """A business rule refused the request (400)."""
+
+    status_code = 400
+    error_code = "bad_request"
+
+
+class NotEligible(BadRequest):
+    error_code = "not_eligible"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    error_code = "unauthorized"
+
+
+class Forbidden(AppError):
+    status_code = 403
+    error_code = "forbidden"
+
+
+class NotFound(AppError):
+    status_code = 404
+    error_code = "not_found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    error_code = "conflict"
+
+
+class InvalidInput(AppError):
+    """Input that parsed but is wrong (422), with messages per field path."""
+
+    status_code = 422
+    error_code = "validation_error"
+
+    def __init__(self, message: str, errors: dict[str, list[str]]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class LimitExceeded(AppError):
+    status_code = 429
+    error_code = "limit_exceeded"
+
+
+class StripeUnavailable(AppError):
+    """Stripe failed or timed out; nothing was changed locally (502)."""
+
+    status_code = 502
+    error_code = "stripe_unavailable"

@@ -1,0 +1,108 @@
+"""`Idempotency-Key` for mutating admin routes (API.md), on Powertools' idempotency.
+
+The same key with the same body returns the first response again and changes
+nothing; the same key with another body gets 422. Only successful responses
+are remembered: a 502 from Stripe or a 409 must be retryable with the same key.
+The record is scoped to the caller and the route, so one admin's key can
+never replay another's response or another route's.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from saas_core.access import Principal
+from saas_core.errors import Conflict, InvalidInput
+from saas_core.settings import get_settings
+
+if TYPE_CHECKING:
+    from saas_core.http import ApiApp
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+REMEMBER_SECONDS = 24 * 3600
+
+
+class _NotRemembered(Exception):
+    """Carries a non-2xx response out of the idempotent call so it is not stored."""
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        super().__init__("response not remembered")
+        self.response = response
+
+
+@functools.cache
+def _persistence() -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
+
+
+def _config(context: LambdaContext) -> IdempotencyConfig:
+    config = IdempotencyConfig(
+        event_key_jmespath="scope",
+        payload_validation_jmespath="body_sha256",
+        expires_after_seconds=REMEMBER_SECONDS,
+    )
+    config.register_lambda_context(context)
+    return config
+
+
+def request_key(event: dict[str, Any]) -> str | None:
+    from saas_core.http import header
+
+    return header(event.get("headers"), IDEMPOTENCY_HEADER)
+
+
+def resolve_idempotently(app: ApiApp, event: dict[str, Any], context: LambdaContext,
+                         principal: Principal) -> dict[str, Any]:
+    key = request_key(event)
+    if key is None:
+        return app.resolve(event, context)
+    if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        refused = InvalidInput("Invalid Idempotency-Key", {"Idempotency-Key": [f"must be 1 to {MAX_KEY_LENGTH} characters"]})
+        return app.proxy_response(refused.status_code, _body(refused))
+    spec = app.spec
+    assert spec is not None
+    request = {
+        "scope": f"{principal.subject}|{spec.method} {event.get('path')}|{key}",
+        "body_sha256": hashlib.sha256((event.get("body") or "").encode()).hexdigest(),
+    }
+
+    @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
+        data_keyword_argument="request", persistence_store=_persistence(), config=_config(context))
+    def run_once(request: dict[str, str]) -> dict[str, Any]:
+        response = app.resolve(event, context)
+        if not 200 <= int(response["statusCode"]) < 300:
+            raise _NotRemembered(response)
+        return response
+
+    try:
+        replayed: dict[str, Any] = run_once(request=request)
+        return replayed
+    except _NotRemembered as not_remembered:
+        return not_remembered.response
+    except IdempotencyValidationError:
+        refused = InvalidInput("Idempotency-Key was already used with a different request body",
+                               {"Idempotency-Key": ["already used with a different body"]})
+        return app.proxy_response(refused.status_code, _body(refused))
+    except IdempotencyAlreadyInProgressError:
+        conflict = Conflict("A request with this Idempotency-Key is still in progress")
+        return app.proxy_response(conflict.status_code, _body(conflict))
+
+
+def _body(error: Conflict | InvalidInput) -> dict[str, Any]:
+    from saas_core.http import error_body
+
+    return error_body(error)

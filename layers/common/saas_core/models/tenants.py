@@ -1,0 +1,174 @@
+"""Tenants: workspaces, organizations and personal accounts (API.md)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from saas_core.access import Role
+from saas_core.models.common import Email, Name, PlanId, Slug, StrictInput
+from saas_core.models.plans import BillingCycle, Limit, PlanRef, PlanType
+
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")]
+UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+
+
+class TenantStatus(StrEnum):
+    PENDING_VERIFICATION = "pending_verification"
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    SUSPENDED = "suspended"
+
+
+# Stripe subscription statuses that count as a live subscription.
+LIVE_SUBSCRIPTION_STATUSES = frozenset({"trialing", "active", "past_due"})
+
+
+class TenantIn(StrictInput):
+    """POST /v1/admin/tenants."""
+
+    name: Name
+    email: Email
+    type: PlanType
+    plan_id: PlanId
+    billing_cycle: BillingCycle
+    subdomain_preference: Slug | None = None
+    phone: Phone | None = None
+    owner_email: Email | None = Field(default=None, description="Defaults to `email`")
+    owner_user_id: UserId | None = None
+    chargeable: bool = Field(default=True, description="Bill in the live Stripe account (else the test one)")
+
+
+class Member(BaseModel):
+    tenant_id: str
+    email: str
+    user_id: str | None = None
+    role: Role
+    joined_at: str
+
+
+class Subscription(BaseModel):
+    """One Stripe subscription of a tenant, as the tenant's history keeps it."""
+
+    id: str
+    plan_id: str
+    plan_version: str
+    price_id: str
+    billing_cycle: BillingCycle
+    status: str
+    starts_at: str
+    trial_ends_at: str | None = None
+    current_period_start: str
+    current_period_end: str
+    canceled_at: str | None = None
+    created_at: str
+
+
+class Tenant(BaseModel):
+    """A tenant as stored."""
+
+    id: str
+    name: str
+    email: str
+    phone: str | None = None
+    type: PlanType
+    status: TenantStatus = TenantStatus.ACTIVE
+    subdomain_preference: str | None = None
+    plan_id: str
+    billing_cycle: BillingCycle
+    chargeable: bool = True
+    stripe_customer_id: str | None = None
+    subscription: Subscription | None = None
+    members_count: int = 0
+    subscriptions_count: int = 0
+    version: int = 1
+    created_at: str
+    updated_at: str
+    deleted_at: str | None = None
+
+    @property
+    def stripe_account(self) -> str:
+        return "live" if self.chargeable else "test"
+
+    @property
+    def has_active_subscription(self) -> bool:
+        return self.subscription is not None and self.subscription.status in LIVE_SUBSCRIPTION_STATUSES
+
+
+# --------------------------------------------------------------- responses
+
+
+class SubscriptionOut(BaseModel):
+    id: str
+    plan: PlanRef
+    plan_version: str
+    status: str
+    billing_cycle: BillingCycle
+    starts_at: str
+    trial_ends_at: str | None
+    current_period_start: str
+    current_period_end: str
+    canceled_at: str | None
+    created_at: str
+
+
+class MemberOut(BaseModel):
+    email: str
+    user_id: str | None
+    role: Role
+    joined_at: str
+
+
+class TenantOut(BaseModel):
+    """Seed 002's tenant details, as far as they exist so far."""
+
+    id: str
+    name: str
+    email: str
+    phone: str | None
+    type: PlanType
+    status: TenantStatus
+    subdomain_preference: str | None
+    subdomain_activated_at: str | None = None
+    plan: PlanRef
+    is_on_trial: bool
+    trial_days_remaining: int
+    billing_cycle: BillingCycle
+    chargeable: bool
+    stripe_customer_id: str | None
+    has_active_subscription: bool
+    active_subscription: SubscriptionOut | None
+    subscriptions: list[SubscriptionOut]
+    memberships: list[MemberOut]
+    memberships_count: int
+    subscriptions_count: int
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class UsageOut(BaseModel):
+    current: int
+    limit: int | None
+    period: str
+
+
+class BillingOut(BaseModel):
+    billing_cycle: BillingCycle
+    period_start: str | None
+    period_end: str | None
+    subscription_status: str | None
+    trial_ends_at: str | None
+
+
+class TenantPlanOut(BaseModel):
+    """GET /v1/tenants/{tenant_id}/plan (seed 003 §3)."""
+
+    tenant_id: str
+    plan: PlanRef
+    limits: dict[str, Limit]
+    usage: dict[str, UsageOut]
+    billing: BillingOut
+    pending_downgrade: PlanRef | None = None

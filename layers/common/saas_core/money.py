@@ -1,0 +1,32 @@
+"""Money is integer minor units plus a currency; Decimal only at the edges.
+
+No float arithmetic anywhere: amounts arrive as JSON numbers parsed into
+Decimal, are checked to have no more precision than the currency allows, and
+leave as Decimal quantized to the currency's exponent.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+# ISO 4217 currencies Stripe treats as zero-decimal.
+ZERO_DECIMAL = frozenset(
+    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
+)
+
+
+def exponent(currency: str) -> int:
+    return 0 if currency.lower() in ZERO_DECIMAL else 2
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """Exact conversion; raises ValueError when precision would be lost."""
+    scaled = amount.scaleb(exponent(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{amount} has more decimals than {currency.upper()} allows")
+    return int(scaled)
+
+
+def from_minor(minor: int, currency: str) -> Decimal:
+    places = exponent(currency)
+    return Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places))

@@ -1,0 +1,1 @@
+"""DynamoDB access, one module per table. Item layouts: docs/data-model.md."""

@@ -1,0 +1,182 @@
+"""DynamoDB plumbing shared by the repositories: one client, item
+(de)serialization, and transactions whose failed conditions become domain
+errors by position rather than by parsing messages."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from saas_core.access import Principal
+from saas_core.clock import iso, utc_now
+from saas_core.errors import AppError, Conflict
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+# Fail fast: a Lambda behind API Gateway has 29 s, and DynamoDB answers in ms.
+_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+
+
+@functools.cache
+def client() -> DynamoDBClient:
+    # AWS_ENDPOINT_URL_DYNAMODB points this at moto locally: no local-only code.
+    return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item from plain values; None values are left out."""
+    return {key: _serializer.serialize(_storable(value)) for key, value in values.items() if value is not None}
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        raise TypeError("floats are never stored: use integer minor units")
+    if isinstance(value, Mapping):
+        return {k: _storable(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    # Every number we store is an integer (counts, minor units, versions).
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def get(table: str, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
+    response = client().get_item(TableName=table, Key=key(pk, sk), ConsistentRead=consistent)
+    item = response.get("Item")
+    return from_item(item) if item else None
+
+
+def query_all(**kwargs: Any) -> list[dict[str, Any]]:
+    """Every page of a Query; only for partitions known to be small."""
+    items: list[dict[str, Any]] = []
+    while True:
+        response = client().query(**kwargs)
+        items.extend(from_item(item) for item in response.get("Items", []))
+        last_key = response.get("LastEvaluatedKey")
+        if not last_key:
+            return items
+        kwargs["ExclusiveStartKey"] = last_key
+
+
+@dataclass(frozen=True)
+class Write:
+    """One action of a transaction, and the error its failed condition means."""
+
+    action: dict[str, Any]
+    on_condition_failed: AppError | None = None
+
+
+def transact(writes: Sequence[Write], *, client_token: str | None = None) -> None:
+    """All or nothing. A failed condition raises the error of the write that
+    failed; a concurrent transaction on the same items raises Conflict."""
+    request: dict[str, Any] = {"TransactItems": [write.action for write in writes]}
+    if client_token:
+        request["ClientRequestToken"] = client_token
+    try:
+        client().transact_write_items(**request)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        raise _cancellation_error(writes, error) from None
+
+
+def _cancellation_error(writes: Sequence[Write], error: ClientError) -> AppError:
+    reasons = error.response.get("CancellationReasons") or []
+    for write, reason in zip(writes, reasons, strict=False):
+        if reason.get("Code") == "ConditionalCheckFailed":
+            return write.on_condition_failed or Conflict("The record changed meanwhile; retry")
+    if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
+        return Conflict("A concurrent change touched the same records; retry")
+    return Conflict("The change could not be applied; retry")
+
+
+def put(table: str, values: Mapping[str, Any], *, condition: str | None = None,
+        names: Mapping[str, str] | None = None, on_condition_failed: AppError | None = None) -> Write:
+    action: dict[str, Any] = {"TableName": table, "Item": to_item(values)}
+    if condition:
+        action["ConditionExpression"] = condition
+    if names:
+        action["ExpressionAttributeNames"] = dict(names)
+    return Write({"Put": action}, on_condition_failed)
+
+
+def update(table: str, pk: str, sk: str, expression: str, *, values: Mapping[str, Any] | None = None,
+           names: Mapping[str, str] | None = None, condition: str | None = None,
+           on_condition_failed: AppError | None = None) -> Write:
+    action: dict[str, Any] = {"TableName": table, "Key": key(pk, sk), "UpdateExpression": expression}
+    if values:
+        action["ExpressionAttributeValues"] = to_item(values)
+    if names:
+        action["ExpressionAttributeNames"] = dict(names)
+    if condition:
+        action["ConditionExpression"] = condition
+    return Write({"Update": action}, on_condition_failed)
+
+
+def delete(table: str, pk: str, sk: str, *, condition: str | None = None,
+           values: Mapping[str, Any] | None = None, on_condition_failed: AppError | None = None) -> Write:
+    action: dict[str, Any] = {"TableName": table, "Key": key(pk, sk)}
+    if condition:
+        action["ConditionExpression"] = condition
+    if values:
+        action["ExpressionAttributeValues"] = to_item(values)
+    return Write({"Delete": action}, on_condition_failed)
+
+
+def condition_check(table: str, pk: str, sk: str, condition: str, *, values: Mapping[str, Any] | None = None,
+                    on_condition_failed: AppError) -> Write:
+    action: dict[str, Any] = {"TableName": table, "Key": key(pk, sk), "ConditionExpression": condition}
+    if values:
+        action["ExpressionAttributeValues"] = to_item(values)
+    return Write({"ConditionCheck": action}, on_condition_failed)
+
+
+def audit(table: str, pk: str, *, actor: Principal, action: str, before: Mapping[str, Any] | None,
+          after: Mapping[str, Any] | None, reason: str | None = None) -> Write:
+    """The audit record of a change, written in the same transaction as the change."""
+    now = utc_now()
+    return put(table, {
+        "pk": pk,
+        "sk": f"AUDIT#{iso(now)}#{uuid.uuid4().hex[:12]}",
+        "kind": "audit",
+        "at": iso(now),
+        "action": action,
+        "actor": actor.subject,
+        "actor_email": actor.email,
+        "actor_via": actor.via,
+        "before": dict(before) if before is not None else None,
+        "after": dict(after) if after is not None else None,
+        "reason": reason,
+    })

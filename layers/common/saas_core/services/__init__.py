@@ -1,0 +1,1 @@
+"""Domain services: the rules, and the order of Stripe and DynamoDB steps."""

@@ -1,0 +1,189 @@
+"""Plan management (seed 002): create, edit, archive, delete, with Stripe in step.
+
+Order of steps: Stripe first, then one local transaction. If Stripe fails,
+nothing local changes (502); if the local write fails, the Stripe objects
+just made are retired again, best effort.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from saas_core import cursor, stripe_gateway
+from saas_core.access import Principal
+from saas_core.clock import iso, utc_now
+from saas_core.errors import AppError, BadRequest, Conflict, InvalidInput, StripeUnavailable
+from saas_core.ids import new_id
+from saas_core.models.common import Page
+from saas_core.models.plans import AdminPlanOut, Plan, PlanIn, PlanType, PlanUpdateIn, StripePrices
+from saas_core.money import to_minor
+from saas_core.repositories import plans
+
+logger = Logger(child=True)
+
+# Fields of PlanUpdateIn copied onto the plan as they are.
+_PLAIN_FIELDS = ("name", "display_name", "description", "tier", "trial_days", "is_active", "is_published",
+                 "is_archived", "is_popular", "display_order", "features", "feature_list", "limits")
+_PRODUCT_FIELDS = ("display_name", "description", "is_archived")
+
+
+def _minor(amount: Decimal, currency: str, field: str) -> int:
+    try:
+        return to_minor(amount, currency)
+    except ValueError as error:
+        raise InvalidInput("The given data was invalid", {field: [str(error)]}) from None
+
+
+# ------------------------------------------------------------------- list
+
+def list_plans(*, plan_type: PlanType | None, active: bool | None, per_page: int,
+               cursor_text: str | None) -> Page[AdminPlanOut]:
+    """The whole catalog, archived included, filtered and paged. The catalog
+    is one small index partition, so the page is cut from one Query."""
+    query = f"type={plan_type}&active={active}"
+    offset = int(cursor.decode(cursor_text, query).get("offset", 0)) if cursor_text else 0
+    matching = [plan for plan in plans.list_catalog()
+                if (plan_type is None or plan.type is plan_type)
+                and (active is None or plan.is_active is active)]
+    page = matching[offset:offset + per_page]
+    next_offset = offset + per_page
+    next_cursor = cursor.encode({"offset": next_offset}, query) if next_offset < len(matching) else None
+    return Page[AdminPlanOut](items=[AdminPlanOut.of_plan(plan) for plan in page], next_cursor=next_cursor,
+                              per_page=per_page, total=len(matching))
+
+
+# ----------------------------------------------------------------- create
+
+def create_plan(data: PlanIn, actor: Principal, idempotency_key: str | None) -> AdminPlanOut:
+    now = iso(utc_now())
+    plan = Plan(
+        id=new_id("pln", principal=actor, idempotency_key=idempotency_key, length=16),
+        name=data.name, display_name=data.display_name or data.name, description=data.description,
+        type=data.type, tier=data.tier, currency=data.currency,
+        price_monthly_minor=_minor(data.price_monthly, data.currency, "price_monthly"),
+        price_annual_minor=_minor(data.price_annual, data.currency, "price_annual"),
+        trial_days=data.trial_days, is_active=data.is_active, is_published=data.is_published,
+        is_popular=data.is_popular, display_order=data.display_order, features=data.features,
+        feature_list=data.feature_list, limits=data.limits, created_at=now, updated_at=now,
+    )
+    return AdminPlanOut.of_plan(publish_plan(plan, actor))
+
+
+def publish_plan(plan: Plan, actor: Principal) -> Plan:
+    """Create the plan's Stripe objects in every account, then store it."""
+    existing = plans.get(plan.id)
+    if existing is not None:
+        # A retry of a create that already landed: same id, same answer.
+        return existing
+    plan = plan.model_copy(update={"stripe": _create_in_stripe(plan)})
+    try:
+        plans.create(plan, actor)
+    except AppError:
+        _retire_quietly(plan)
+        raise
+    return plan
+
+
+def _create_in_stripe(plan: Plan) -> dict[str, StripePrices]:
+    created: dict[str, StripePrices] = {}
+    try:
+        for account in stripe_gateway.distinct_accounts():
+            created[account] = stripe_gateway.create_plan_prices(plan, account)
+    except StripeUnavailable:
+        _retire_quietly(plan.model_copy(update={"stripe": created}))
+        raise
+    # With one key for both accounts, both names point at the same objects.
+    return {account: created.get(account, created["live"]) for account in stripe_gateway.ACCOUNTS}
+
+
+def _retire_quietly(plan: Plan) -> None:
+    for account, prices in _distinct_prices(plan).items():
+        try:
+            stripe_gateway.archive_product(prices, account)
+        except StripeUnavailable:
+            logger.warning("could not archive Stripe product", extra={"plan_id": plan.id, "account": account})
+
+
+def _distinct_prices(plan: Plan) -> dict[str, StripePrices]:
+    seen: dict[str, StripePrices] = {}
+    for account, prices in plan.stripe.items():
+        if prices.product_id not in {p.product_id for p in seen.values()}:
+            seen[account] = prices
+    return seen
+
+
+# ----------------------------------------------------------------- update
+
+def update_plan(plan_id: str, data: PlanUpdateIn, actor: Principal) -> AdminPlanOut:
+    before = plans.require(plan_id)
+    if data.version is not None and data.version != before.version:
+        raise Conflict(f"Plan is at version {before.version}, not {data.version}; reload and retry")
+    after = _edited(before, data)
+    price_changed = (after.price_monthly_minor, after.price_annual_minor) != (
+        before.price_monthly_minor, before.price_annual_minor)
+    if price_changed:
+        after = after.model_copy(update={"stripe": _new_prices(after)})
+    elif any(getattr(before, name) != getattr(after, name) for name in _PRODUCT_FIELDS):
+        for account in _distinct_prices(after):
+            stripe_gateway.update_product(after, account)
+    plans.save_edit(before, after, actor, new_version=after.plan_version != before.plan_version)
+    if price_changed:
+        _retire_old_prices(before)
+    return AdminPlanOut.of_plan(after)
+
+
+def _edited(before: Plan, data: PlanUpdateIn) -> Plan:
+    given = data.model_dump(exclude_unset=True, exclude={"version"})
+    changes: dict[str, Any] = {name: getattr(data, name) for name in _PLAIN_FIELDS if name in given}
+    if "price_monthly" in given and data.price_monthly is not None:
+        changes["price_monthly_minor"] = _minor(data.price_monthly, before.currency, "price_monthly")
+    if "price_annual" in given and data.price_annual is not None:
+        changes["price_annual_minor"] = _minor(data.price_annual, before.currency, "price_annual")
+    after = before.model_copy(update=changes)
+    return after.model_copy(update={
+        "plan_version": _next_plan_version(before, after),
+        "version": before.version + 1,
+        "updated_at": iso(utc_now()),
+    })
+
+
+def _next_plan_version(before: Plan, after: Plan) -> str:
+    """Major for a price change (new Stripe prices), minor for limits or
+    features (what subscribers get changes), otherwise unchanged."""
+    major, minor, _ = (int(part) for part in before.plan_version.split("."))
+    if (after.price_monthly_minor, after.price_annual_minor) != (before.price_monthly_minor,
+                                                                 before.price_annual_minor):
+        return f"{major + 1}.0.0"
+    if (after.limits, after.features, after.feature_list) != (before.limits, before.features, before.feature_list):
+        return f"{major}.{minor + 1}.0"
+    return before.plan_version
+
+
+def _new_prices(plan: Plan) -> dict[str, StripePrices]:
+    created = {account: stripe_gateway.create_plan_prices(plan, account, product_id=prices.product_id)
+               for account, prices in _distinct_prices(plan).items()}
+    return {account: created.get(account, created.get("live", prices))
+            for account, prices in plan.stripe.items()}
+
+
+def _retire_old_prices(before: Plan) -> None:
+    for account, prices in _distinct_prices(before).items():
+        try:
+            stripe_gateway.deactivate_prices(prices, account)
+        except StripeUnavailable:
+            # Harmless if it stays active: the catalog no longer points at it.
+            logger.warning("could not deactivate old prices", extra={"plan_id": before.id, "account": account})
+
+
+# ----------------------------------------------------------------- delete
+
+def delete_plan(plan_id: str, actor: Principal) -> None:
+    plan = plans.require(plan_id)
+    if plan.active_subscriptions:
+        raise BadRequest(f"Cannot delete plan with {plan.active_subscriptions} active subscriptions")
+    for account, prices in _distinct_prices(plan).items():
+        stripe_gateway.archive_product(prices, account)
+    plans.delete(plan, actor)
