@@ -58,10 +58,14 @@ def list_plans(*, plan_type: PlanType | None, active: bool | None, per_page: int
 # ----------------------------------------------------------------- create
 
 def create_plan(data: PlanIn, actor: Principal, idempotency_key: str | None) -> AdminPlanOut:
+    plan_id = new_id("pln", principal=actor, idempotency_key=idempotency_key, length=16)
+    return AdminPlanOut.of_plan(publish_plan(plan_from_input(plan_id, data), actor))
+
+
+def plan_from_input(plan_id: str, data: PlanIn) -> Plan:
     now = iso(utc_now())
-    plan = Plan(
-        id=new_id("pln", principal=actor, idempotency_key=idempotency_key, length=16),
-        name=data.name, display_name=data.display_name or data.name, description=data.description,
+    return Plan(
+        id=plan_id, name=data.name, display_name=data.display_name or data.name, description=data.description,
         type=data.type, tier=data.tier, currency=data.currency,
         price_monthly_minor=_minor(data.price_monthly, data.currency, "price_monthly"),
         price_annual_minor=_minor(data.price_annual, data.currency, "price_annual"),
@@ -69,7 +73,6 @@ def create_plan(data: PlanIn, actor: Principal, idempotency_key: str | None) -> 
         is_popular=data.is_popular, display_order=data.display_order, features=data.features,
         feature_list=data.feature_list, limits=data.limits, created_at=now, updated_at=now,
     )
-    return AdminPlanOut.of_plan(publish_plan(plan, actor))
 
 
 def publish_plan(plan: Plan, actor: Principal) -> Plan:
