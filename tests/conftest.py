@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from local.invoke import cold_start
 from local.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER
 from tests.support import ADMIN_API_KEY, JWT_SECRET, TABLE_NAMES
 
@@ -37,19 +38,6 @@ os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
 os.environ.pop("STRIPE_SECRET_KEY", None)
 
 
-def reset_caches() -> None:
-    """Forget everything read once per cold start, as a new container would."""
-    from saas_core import auth, cursor, idempotency, settings, stripe_gateway
-    from saas_core.repositories import dynamo
-
-    settings.get_settings.cache_clear()
-    dynamo.client.cache_clear()
-    stripe_gateway._client_for_key.cache_clear()
-    cursor._signing_key.cache_clear()
-    idempotency._persistence.cache_clear()
-    auth._key_stores.clear()
-
-
 @pytest.fixture(scope="session")
 def stripe_emulator() -> Iterator[Any]:
     from local.stripe_emulator import start_in_thread
@@ -71,10 +59,10 @@ def aws(stripe_emulator: Any) -> Iterator[None]:
     urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - loopback emulator
         f"{stripe_emulator.url}/_emulator/reset", method="POST")).close()
     with mock_aws():
-        reset_caches()
+        cold_start()
         create_tables(boto3.client("dynamodb", region_name="us-east-1"), TABLE_NAMES)
         yield
-    reset_caches()
+    cold_start()
 
 
 @pytest.fixture
@@ -82,3 +70,42 @@ def catalog(aws: None) -> dict[str, Any]:
     from local.default_catalog import seed_catalog
 
     return {plan.id: plan for plan in seed_catalog()}
+
+
+def emulator_call(emulator: Any, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+    """The emulator's control API (/_emulator/...), which is not Stripe's."""
+    import json
+
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(f"{emulator.url}{path}", data=data, method=method,  # noqa: S310
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback emulator
+        body = response.read()
+    return json.loads(body) if body else None
+
+
+@pytest.fixture
+def stripe_fault(stripe_emulator: Any) -> Iterator[Callable[..., None]]:
+    """Make the emulator fail: stripe_fault(mode="error"|"hang", path_prefix=..., count=...)."""
+
+    def inject(mode: str = "error", *, path_prefix: str = "/v1/", method: str = "POST", count: int = 100,
+               status: int = 500, seconds: float = 5) -> None:
+        emulator_call(stripe_emulator, "POST", "/_emulator/faults", {
+            "mode": mode, "status": status, "count": count, "method": method, "path_prefix": path_prefix,
+            "seconds": seconds,
+        })
+
+    yield inject
+    emulator_call(stripe_emulator, "DELETE", "/_emulator/faults")
+
+
+@pytest.fixture
+def stripe_sdk(stripe_emulator: Any) -> Callable[[str], Any]:
+    """The real SDK pointed at the emulator, to check Stripe's side: stripe_sdk("live") or ("test")."""
+    import stripe
+
+    def client(account: str) -> stripe.StripeClient:
+        key = "sk_live_emulator" if account == "live" else "sk_test_emulator"
+        return stripe.StripeClient(key, base_addresses={"api": stripe_emulator.url})
+
+    return client

@@ -125,24 +125,24 @@ def _price_params(plan: Plan, product_id: str, cycle: BillingCycle) -> PriceCrea
     }
 
 
-def create_plan_prices(plan: Plan, account: str, product_id: str | None = None) -> StripePrices:
-    """The plan's product (created unless given) and its monthly and annual prices."""
+def create_product(plan: Plan, account: str) -> str:
+    product = call("create the plan's product", lambda: client(account).v1.products.create(
+        _product_params(plan), {"idempotency_key": f"plan:{plan.id}:product"}))
+    return product.id
+
+
+def create_prices(plan: Plan, account: str, product_id: str) -> StripePrices:
+    """The monthly and annual prices of the plan's current version."""
     from saas_core.models.plans import BillingCycle, StripePrices
 
-    stripe_client = client(account)
-    if product_id is None:
-        product = call("create the plan's product", lambda: stripe_client.v1.products.create(
-            _product_params(plan), {"idempotency_key": f"plan:{plan.id}:product"}))
-        product_id = product.id
-    prices = {}
+    prices_service = client(account).v1.prices
+    price_ids = {}
     for cycle in BillingCycle:
-        price_params = _price_params(plan, product_id, cycle)
-        idempotency_key = f"plan:{plan.id}:v{plan.plan_version}:{cycle.value}"
-        price = call(f"create the plan's {cycle.value} price", lambda: stripe_client.v1.prices.create(
-            price_params, {"idempotency_key": idempotency_key}))
-        prices[cycle] = price.id
-    return StripePrices(product_id=product_id, monthly_price_id=prices[BillingCycle.MONTHLY],
-                        annual_price_id=prices[BillingCycle.ANNUAL])
+        create = functools.partial(prices_service.create, _price_params(plan, product_id, cycle),
+                                   {"idempotency_key": f"plan:{plan.id}:v{plan.plan_version}:{cycle.value}"})
+        price_ids[cycle] = call(f"create the plan's {cycle.value} price", create).id
+    return StripePrices(product_id=product_id, monthly_price_id=price_ids[BillingCycle.MONTHLY],
+                        annual_price_id=price_ids[BillingCycle.ANNUAL])
 
 
 def update_product(plan: Plan, account: str) -> None:
@@ -161,10 +161,12 @@ def deactivate_prices(prices: StripePrices, account: str) -> None:
         call("retire an old price", functools.partial(prices_service.update, price_id, params))
 
 
-def archive_product(prices: StripePrices, account: str) -> None:
-    deactivate_prices(prices, account)
+def archive_product(account: str, product_id: str, prices: StripePrices | None = None) -> None:
+    """Stop offering the product (and its prices); existing subscriptions are unaffected."""
+    if prices is not None:
+        deactivate_prices(prices, account)
     params: ProductUpdateParams = {"active": False}
-    call("archive the plan's product", lambda: client(account).v1.products.update(prices.product_id, params))
+    call("archive the plan's product", lambda: client(account).v1.products.update(product_id, params))
 
 
 # ------------------------------------------------------------------ tenants

@@ -50,8 +50,9 @@ class Limit(BaseModel):
 
 _SEED_LIMIT_SUFFIXES = (("_per_day", LimitPeriod.DAY), ("_per_month", LimitPeriod.MONTH))
 _SEED_LIMIT_PREFIX = re.compile(r"^max_(?P<metric>[a-z0-9_]+?)(?:_per_workspace)?$")
-# Seed 002's top-level plan fields, and the metric each one is.
-_SEED_PLAN_FIELDS = {"max_users": "members", "max_agents": "agents", "storage_gb": "storage_gb"}
+# Seed 002's top-level plan fields, and the metric each one is. `max_agents`
+# counts agents that exist; `agents_per_month` (in limits) meters their runs.
+_SEED_PLAN_FIELDS = {"max_users": "members", "max_agents": "active_agents", "storage_gb": "storage_gb"}
 
 
 def normalize_limit(name: str, value: Any) -> tuple[str, Any]:

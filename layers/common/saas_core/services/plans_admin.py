@@ -59,7 +59,8 @@ def list_plans(*, plan_type: PlanType | None, active: bool | None, per_page: int
 
 def create_plan(data: PlanIn, actor: Principal, idempotency_key: str | None) -> AdminPlanOut:
     plan_id = new_id("pln", principal=actor, idempotency_key=idempotency_key, length=16)
-    return AdminPlanOut.of_plan(publish_plan(plan_from_input(plan_id, data), actor))
+    plan = plan_from_input(plan_id, data)
+    return AdminPlanOut.of_plan(publish_plan(plan, actor, retryable=idempotency_key is not None))
 
 
 def plan_from_input(plan_id: str, data: PlanIn) -> Plan:
@@ -75,28 +76,38 @@ def plan_from_input(plan_id: str, data: PlanIn) -> Plan:
     )
 
 
-def publish_plan(plan: Plan, actor: Principal) -> Plan:
-    """Create the plan's Stripe objects in every account, then store it."""
+def publish_plan(plan: Plan, actor: Principal, *, retryable: bool = True) -> Plan:
+    """Create the plan's Stripe objects in every account, then store it.
+
+    `retryable`: the plan id is derived from an Idempotency-Key, so a retry
+    replays the same Stripe calls and objects made so far are kept for it;
+    otherwise a failure archives them, as nothing could find them again.
+    """
     existing = plans.get(plan.id)
     if existing is not None:
         # A retry of a create that already landed: same id, same answer.
         return existing
-    plan = plan.model_copy(update={"stripe": _create_in_stripe(plan)})
+    plan = plan.model_copy(update={"stripe": _create_in_stripe(plan, retryable=retryable)})
     try:
         plans.create(plan, actor)
     except AppError:
-        _retire_quietly(plan)
+        if not retryable:
+            _retire_quietly(plan)
         raise
     return plan
 
 
-def _create_in_stripe(plan: Plan) -> dict[str, StripePrices]:
+def _create_in_stripe(plan: Plan, *, retryable: bool) -> dict[str, StripePrices]:
+    products: dict[str, str] = {}
     created: dict[str, StripePrices] = {}
     try:
         for account in stripe_gateway.distinct_accounts():
-            created[account] = stripe_gateway.create_plan_prices(plan, account)
+            products[account] = stripe_gateway.create_product(plan, account)
+            created[account] = stripe_gateway.create_prices(plan, account, products[account])
     except StripeUnavailable:
-        _retire_quietly(plan.model_copy(update={"stripe": created}))
+        if not retryable:
+            for account, product_id in products.items():
+                _archive_quietly(plan.id, account, product_id, created.get(account))
         raise
     # With one key for both accounts, both names point at the same objects.
     return {account: created.get(account, created["live"]) for account in stripe_gateway.ACCOUNTS}
@@ -104,10 +115,14 @@ def _create_in_stripe(plan: Plan) -> dict[str, StripePrices]:
 
 def _retire_quietly(plan: Plan) -> None:
     for account, prices in _distinct_prices(plan).items():
-        try:
-            stripe_gateway.archive_product(prices, account)
-        except StripeUnavailable:
-            logger.warning("could not archive Stripe product", extra={"plan_id": plan.id, "account": account})
+        _archive_quietly(plan.id, account, prices.product_id, prices)
+
+
+def _archive_quietly(plan_id: str, account: str, product_id: str, prices: StripePrices | None) -> None:
+    try:
+        stripe_gateway.archive_product(account, product_id, prices)
+    except StripeUnavailable:
+        logger.warning("could not archive Stripe product", extra={"plan_id": plan_id, "account": account})
 
 
 def _distinct_prices(plan: Plan) -> dict[str, StripePrices]:
@@ -166,7 +181,7 @@ def _next_plan_version(before: Plan, after: Plan) -> str:
 
 
 def _new_prices(plan: Plan) -> dict[str, StripePrices]:
-    created = {account: stripe_gateway.create_plan_prices(plan, account, product_id=prices.product_id)
+    created = {account: stripe_gateway.create_prices(plan, account, prices.product_id)
                for account, prices in _distinct_prices(plan).items()}
     return {account: created.get(account, created.get("live", prices))
             for account, prices in plan.stripe.items()}
@@ -188,5 +203,5 @@ def delete_plan(plan_id: str, actor: Principal) -> None:
     if plan.active_subscriptions:
         raise BadRequest(f"Cannot delete plan with {plan.active_subscriptions} active subscriptions")
     for account, prices in _distinct_prices(plan).items():
-        stripe_gateway.archive_product(prices, account)
+        stripe_gateway.archive_product(account, prices.product_id, prices)
     plans.delete(plan, actor)

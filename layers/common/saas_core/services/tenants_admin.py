@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_lambda_powertools import Logger
 
 from saas_core import stripe_gateway
@@ -59,23 +61,27 @@ def create_tenant(data: TenantIn, actor: Principal, idempotency_key: str | None)
         return tenant_details(existing.id)
     owner = Member(tenant_id=tenant.id, email=data.owner_email or data.email, user_id=data.owner_user_id,
                    role=Role.OWNER, joined_at=now)
-    tenant = _subscribe_in_stripe(tenant, plan)
+    # With an Idempotency-Key the caller will retry with the same key, which
+    # replays the Stripe calls onto the same customer: keep it. Without one,
+    # nothing could ever find it again, so a failure deletes it.
+    undo = _undo_customer if idempotency_key is None else _keep_for_retry
+    tenant = _subscribe_in_stripe(tenant, plan, undo)
     try:
         tenants.create(tenant, owner, actor, plans.count_subscription(plan.id, +1))
     except AppError:
-        _undo_customer(tenant)
+        undo(tenant)
         raise
     return tenant_details(tenant.id)
 
 
-def _subscribe_in_stripe(tenant: Tenant, plan: Plan) -> Tenant:
+def _subscribe_in_stripe(tenant: Tenant, plan: Plan, undo: Callable[[Tenant], None]) -> Tenant:
     if tenant.stripe_account not in plan.stripe:
         raise NotEligible(f"Plan {plan.id} has no prices in the {tenant.stripe_account} Stripe account")
     tenant = tenant.model_copy(update={"stripe_customer_id": stripe_gateway.create_customer(tenant)})
     try:
         created = stripe_gateway.create_subscription(tenant, plan, tenant.billing_cycle)
     except StripeUnavailable:
-        _undo_customer(tenant)
+        undo(tenant)
         raise
     subscription = Subscription(
         id=created.id, plan_id=plan.id, plan_version=plan.plan_version, price_id=created.price_id,
@@ -85,6 +91,11 @@ def _subscribe_in_stripe(tenant: Tenant, plan: Plan) -> Tenant:
         current_period_end=iso(from_unix(created.current_period_end)), created_at=tenant.created_at,
     )
     return tenant.model_copy(update={"subscription": subscription})
+
+
+def _keep_for_retry(tenant: Tenant) -> None:
+    logger.info("kept Stripe customer for a retry with the same Idempotency-Key",
+                extra={"tenant_id": tenant.id, "customer": tenant.stripe_customer_id})
 
 
 def _undo_customer(tenant: Tenant) -> None:

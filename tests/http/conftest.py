@@ -1,0 +1,89 @@
+"""The local stack of `make dev`, started once for the HTTP tests as a child
+process (`python -m local.stack`), and a small HTTP client for it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stripe
+
+STARTUP_SECONDS = 120
+FUNCTION_SETTINGS = {"ADMIN_API_KEY", "TENANTS_TABLE", "PLANS_TABLE", "USAGE_TABLE", "IDEMPOTENCY_TABLE",
+                     "PORT", "DEMO_TENANTS"}
+DEMO_TENANTS = 4
+
+
+@dataclass
+class Stack:
+    info: dict[str, Any]
+
+    @property
+    def url(self) -> str:
+        return str(self.info["base_url"])
+
+    def stripe(self, account: str) -> stripe.StripeClient:
+        key = "sk_live_emulator" if account == "live" else "sk_test_emulator"
+        return stripe.StripeClient(key, base_addresses={"api": self.info["stripe_url"]})
+
+
+@dataclass
+class HttpReply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def data(self) -> Any:
+        return self.body.get("data") if isinstance(self.body, dict) else None
+
+
+def request(method: str, url: str, *, body: Any = None, headers: dict[str, str] | None = None) -> HttpReply:
+    data = json.dumps(body).encode() if body is not None else None
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    req = urllib.request.Request(url, data=data, method=method, headers=all_headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:  # noqa: S310 - loopback stack
+            raw, status, reply_headers = response.read(), response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        raw, status, reply_headers = error.read(), error.code, dict(error.headers)
+    text = raw.decode()
+    try:
+        parsed: Any = json.loads(text)
+    except ValueError:
+        parsed = text
+    return HttpReply(status=status, body=parsed, headers=reply_headers)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    info_file = Path(tmp_path_factory.mktemp("stack")) / "info.json"
+    # The stack's own defaults, as `make dev` has them: not the in-process tests' settings.
+    env = {name: value for name, value in os.environ.items()
+           if name not in FUNCTION_SETTINGS and not name.startswith(("STRIPE_", "JWT_", "AWS_ENDPOINT"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.stack", "--port", "0", "--demo-tenants", str(DEMO_TENANTS), "--quiet",
+         "--info-file", str(info_file)], env=env,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not info_file.exists():
+            if process.poll() is not None:
+                raise RuntimeError(f"the local stack exited with {process.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the local stack did not start in time")
+            time.sleep(0.2)
+        yield Stack(json.loads(info_file.read_text()))
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
