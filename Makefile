@@ -7,6 +7,8 @@ SAM_VENV := .venv-sam
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 export AWS_DEFAULT_REGION ?= us-east-1
+# The machine is offline but for package registries; sam must not phone home.
+export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
 .PHONY: help dev test lint typecheck openapi openapi-check unit integration http sam-validate sam-build \

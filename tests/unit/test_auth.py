@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -190,7 +193,15 @@ def test_es256_tokens_verify_against_the_jwks(idp: JwksServer) -> None:
 def test_an_hs256_token_is_refused_when_only_jwks_is_configured(idp: JwksServer) -> None:
     _, public = rsa_key("k1")
     idp.publish(public)
-    forged = jwt.encode(claims(), json.dumps(public), algorithm="HS256")
+    # The classic confusion attack: HMAC-sign with the public key as the secret.
+    # PyJWT refuses to build such a token, so it is assembled by hand.
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "HS256", "kid": "k1"}).encode())
+    signing_input = f"{header}.{b64(json.dumps(claims()).encode())}"
+    signature = hmac.new(json.dumps(public).encode(), signing_input.encode(), hashlib.sha256).digest()
+    forged = f"{signing_input}.{b64(signature)}"
     with pytest.raises(Unauthorized, match="HS256"):
         verify_token(forged, jwks_settings(idp.url))
 
