@@ -93,7 +93,7 @@ def counting_calls() -> Iterator[Counter[str]]:
     import stripe
 
     counts: Counter[str] = Counter()
-    make_api_call = botocore.client.BaseClient._make_api_call
+    make_api_call = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
     stripe_request = stripe.RequestsClient.request
 
     def counted_api_call(self: Any, operation: str, params: Any) -> Any:
@@ -104,12 +104,12 @@ def counting_calls() -> Iterator[Counter[str]]:
         counts["stripe"] += 1
         return stripe_request(self, method, url, *args, **kwargs)
 
-    botocore.client.BaseClient._make_api_call = counted_api_call  # type: ignore[method-assign]
+    botocore.client.BaseClient._make_api_call = counted_api_call  # type: ignore[attr-defined]
     stripe.RequestsClient.request = counted_stripe  # type: ignore[method-assign]
     try:
         yield counts
     finally:
-        botocore.client.BaseClient._make_api_call = make_api_call  # type: ignore[method-assign]
+        botocore.client.BaseClient._make_api_call = make_api_call  # type: ignore[attr-defined]
         stripe.RequestsClient.request = stripe_request  # type: ignore[method-assign]
 
 
@@ -117,7 +117,6 @@ def calls_per_route(routes: list[Route]) -> None:
     os.environ.update(BENCH_ENV)
     import boto3
     from moto import mock_aws
-    from saas_core.access import Access
 
     from local.default_catalog import seed_catalog
     from local.invoke import cold_start, handler_module, invoke
@@ -126,6 +125,7 @@ def calls_per_route(routes: list[Route]) -> None:
     from local.stripe_emulator import start_in_thread
     from local.template import create_tables
     from local.tokens import issue_token
+    from saas_core.access import Access
 
     emulator = start_in_thread()
     os.environ["STRIPE_API_BASE"] = emulator.url
@@ -160,10 +160,9 @@ def calls_per_route(routes: list[Route]) -> None:
 
 
 def _a_tenant() -> str:
+    from local.default_catalog import SEEDER
     from saas_core.models.tenants import TenantIn
     from saas_core.services import tenants_admin
-
-    from local.default_catalog import SEEDER
 
     return tenants_admin.create_tenant(TenantIn.model_validate({
         "name": "Bench", "email": "bench@bench.example", "type": "organization", "plan_id": "pln_pro",

@@ -8,6 +8,7 @@ import json
 import time
 import urllib.parse
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ ACCOUNT_ID = "123456789012"
 
 
 def rest_event(method: str, path: str, *, resource: str | None = None, path_parameters: dict[str, str] | None = None,
-               headers: dict[str, str] | None = None, query: dict[str, str | list[str]] | None = None,
+               headers: dict[str, str] | None = None, query: Mapping[str, str | list[str]] | None = None,
                body: str | bytes | dict[str, Any] | None = None, stage: str = "local",
                request_id: str | None = None, source_ip: str = "127.0.0.1") -> dict[str, Any]:
     request_id = request_id or str(uuid.uuid4())

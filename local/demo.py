@@ -6,14 +6,15 @@ from __future__ import annotations
 import random
 from concurrent.futures import ThreadPoolExecutor
 
+from local.default_catalog import DEFAULT_PLANS, SEEDER
 from saas_core.models.tenants import TenantIn, TenantOut
 from saas_core.services import tenants_admin
 
-from local.default_catalog import DEFAULT_PLANS, SEEDER
-
 DEMO_OWNER_USER_ID = "user_demo_owner_0000"
-_ADJECTIVES = "Acme Blue Bright Cedar Delta Ember Falcon Granite Harbor Indigo Juniper Kite Lumen Maple Nova Orbit".split()
-_NOUNS = "Labs Works Systems Studio Analytics Cloud Robotics Foods Health Media Logistics Capital Energy".split()
+_ADJECTIVES = ["Acme", "Blue", "Bright", "Cedar", "Delta", "Ember", "Falcon", "Granite", "Harbor", "Indigo",
+               "Juniper", "Kite", "Lumen", "Maple", "Nova", "Orbit"]
+_NOUNS = ["Labs", "Works", "Systems", "Studio", "Analytics", "Cloud", "Robotics", "Foods", "Health", "Media",
+          "Logistics", "Capital", "Energy"]
 
 
 def demo_request(index: int, rng: random.Random) -> TenantIn:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -48,7 +49,7 @@ class Reply:
 
 
 def invoke(method: str, path: str, *, body: Any = None, token: str | None = None, api_key: str | None = None,
-           headers: dict[str, str] | None = None, query: dict[str, str] | None = None) -> Reply:
+           headers: dict[str, str] | None = None, query: Mapping[str, str | list[str]] | None = None) -> Reply:
     matched = match_route(list(routes()), method, path)
     if matched is None:
         raise LookupError(f"no route for {method} {path}")

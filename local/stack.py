@@ -123,7 +123,7 @@ class LocalStack:
     def _environment(self, dynamodb_url: str, stripe_url: str | None) -> dict[str, str]:
         env = {
             "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
-            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S106 - moto ignores them
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_DEFAULT_REGION": "us-east-1",
             "JWT_ISSUER": LOCAL_ISSUER, "JWT_AUDIENCE": LOCAL_AUDIENCE, "JWT_SECRET": self.jwt_secret,
             "ADMIN_API_KEY": self.admin_api_key,

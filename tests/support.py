@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from saas_core.access import Access
-
-from local.stack import TABLE_NAMES
 from local.invoke import Reply, handler_module, invoke, routes
+from local.stack import TABLE_NAMES
 from local.template import Route
 from local.tokens import issue_token
+from saas_core.access import Access
 
-__all__ = ["TABLE_NAMES", "Reply", "access_of", "admin_token", "invoke", "routes", "token"]
+__all__ = ["ADMIN_API_KEY", "JWT_SECRET", "TABLE_NAMES", "Reply", "access_of", "admin_token", "invoke", "routes",
+           "token"]
 
-JWT_SECRET = "test-jwt-secret-of-a-decent-length-000"  # noqa: S105
+JWT_SECRET = "test-jwt-secret-of-a-decent-length-000"
 ADMIN_API_KEY = "test-admin-key"
 
 

@@ -7,13 +7,12 @@ from typing import Any
 
 import boto3
 import pytest
-from saas_core.models.tenants import TenantIn
-from saas_core.services import tenants_admin
 
 from local.default_catalog import SEEDER
-from tests.support import invoke
+from saas_core.models.tenants import TenantIn
+from saas_core.services import tenants_admin
+from tests.support import ADMIN_API_KEY, invoke
 
-ADMIN = {"api_key": "test-admin-key"}
 NEW_PLAN = {
     "name": "Startup", "type": "organization", "tier": "team", "price_monthly": 149.00, "price_annual": 1490.00,
     "max_users": 20, "max_agents": 50, "storage_gb": 100, "trial_days": 14,
@@ -32,7 +31,7 @@ def audit_actions(plan_id: str) -> list[str]:
     table = boto3.resource("dynamodb", region_name="us-east-1").Table("plans")
     items = table.query(KeyConditionExpression="pk = :pk AND begins_with(sk, :a)",
                         ExpressionAttributeValues={":pk": f"PLAN#{plan_id}", ":a": "AUDIT#"})["Items"]
-    return [item["action"] for item in items]
+    return [str(item["action"]) for item in items]
 
 
 def subscribe(plan_id: str, email: str = "owner@acme.example", tenant_type: str = "organization") -> str:
@@ -46,7 +45,7 @@ def subscribe(plan_id: str, email: str = "owner@acme.example", tenant_type: str 
 
 def test_creating_a_plan_creates_its_stripe_product_and_prices_in_both_accounts(
         aws: None, stripe_sdk: Callable[[str], Any]) -> None:
-    reply = invoke("POST", "/v1/admin/plans", body=NEW_PLAN, **ADMIN)
+    reply = invoke("POST", "/v1/admin/plans", body=NEW_PLAN, api_key=ADMIN_API_KEY)
     assert reply.status == 201, reply.body
     plan = reply.data
     assert reply.body["message"] == "Subscription plan created successfully"
@@ -73,7 +72,7 @@ def test_creating_a_plan_creates_its_stripe_product_and_prices_in_both_accounts(
 
 
 def test_seed_002_limits_keep_their_periods(aws: None) -> None:
-    plan = invoke("POST", "/v1/admin/plans", body=NEW_PLAN, **ADMIN).data
+    plan = invoke("POST", "/v1/admin/plans", body=NEW_PLAN, api_key=ADMIN_API_KEY).data
     assert plan["limits"]["agents"] == {"max": 10000, "period": "month"}
     assert plan["limits"]["api_calls"] == {"max": 5000, "period": "day"}
     assert plan["limits"]["members"] == {"max": 20, "period": "none"}
@@ -81,8 +80,8 @@ def test_seed_002_limits_keep_their_periods(aws: None) -> None:
 
 def test_the_same_idempotency_key_and_body_replays_the_first_response(aws: None) -> None:
     headers = {"Idempotency-Key": "create-startup-1"}
-    first = invoke("POST", "/v1/admin/plans", body=NEW_PLAN, headers=headers, **ADMIN)
-    again = invoke("POST", "/v1/admin/plans", body=NEW_PLAN, headers=headers, **ADMIN)
+    first = invoke("POST", "/v1/admin/plans", body=NEW_PLAN, headers=headers, api_key=ADMIN_API_KEY)
+    again = invoke("POST", "/v1/admin/plans", body=NEW_PLAN, headers=headers, api_key=ADMIN_API_KEY)
     assert first.status == again.status == 201
     assert again.data["id"] == first.data["id"]
     assert again.body["trace_id"] == first.body["trace_id"], "the stored response is returned as it was"
@@ -91,8 +90,9 @@ def test_the_same_idempotency_key_and_body_replays_the_first_response(aws: None)
 
 def test_the_same_idempotency_key_with_another_body_is_refused(aws: None) -> None:
     headers = {"Idempotency-Key": "create-startup-2"}
-    invoke("POST", "/v1/admin/plans", body=NEW_PLAN, headers=headers, **ADMIN)
-    reply = invoke("POST", "/v1/admin/plans", body={**NEW_PLAN, "name": "Other"}, headers=headers, **ADMIN)
+    invoke("POST", "/v1/admin/plans", body=NEW_PLAN, headers=headers, api_key=ADMIN_API_KEY)
+    reply = invoke("POST", "/v1/admin/plans", body={**NEW_PLAN, "name": "Other"}, headers=headers,
+                   api_key=ADMIN_API_KEY)
     assert reply.status == 422
     assert "Idempotency-Key" in reply.body["errors"]
     assert len(stored_plans()) == 1
@@ -113,7 +113,7 @@ def test_the_same_idempotency_key_with_another_body_is_refused(aws: None) -> Non
 ])
 def test_bad_plan_input_is_422_per_field_and_stores_nothing(
         aws: None, change: dict[str, Any], field: str, stripe_sdk: Callable[[str], Any]) -> None:
-    reply = invoke("POST", "/v1/admin/plans", body={**NEW_PLAN, **change}, **ADMIN)
+    reply = invoke("POST", "/v1/admin/plans", body={**NEW_PLAN, **change}, api_key=ADMIN_API_KEY)
     assert reply.status == 422, reply.body
     assert field in reply.body["errors"], reply.body["errors"]
     assert stored_plans() == []
@@ -123,13 +123,13 @@ def test_bad_plan_input_is_422_per_field_and_stores_nothing(
 @pytest.mark.parametrize("missing", ["name", "type", "tier", "price_monthly", "price_annual"])
 def test_missing_required_fields_are_named(aws: None, missing: str) -> None:
     body = {key: value for key, value in NEW_PLAN.items() if key != missing}
-    reply = invoke("POST", "/v1/admin/plans", body=body, **ADMIN)
+    reply = invoke("POST", "/v1/admin/plans", body=body, api_key=ADMIN_API_KEY)
     assert reply.status == 422
     assert missing in reply.body["errors"]
 
 
 def test_a_body_that_is_not_json_is_422(aws: None) -> None:
-    reply = invoke("POST", "/v1/admin/plans", body="{not json", **ADMIN)
+    reply = invoke("POST", "/v1/admin/plans", body="{not json", api_key=ADMIN_API_KEY)
     assert reply.status == 422
     assert reply.body["success"] is False
 
@@ -140,7 +140,7 @@ def test_stripe_failing_on_plan_create_is_502_and_leaves_no_plan(
         aws: None, stripe_fault: Callable[..., None], mode: str, path: str,
         stripe_sdk: Callable[[str], Any]) -> None:
     stripe_fault(mode, path_prefix=path, seconds=3)
-    reply = invoke("POST", "/v1/admin/plans", body=NEW_PLAN, **ADMIN)
+    reply = invoke("POST", "/v1/admin/plans", body=NEW_PLAN, api_key=ADMIN_API_KEY)
     assert reply.status == 502, reply.body
     assert reply.body["error"] == "stripe_unavailable"
     assert "Traceback" not in str(reply.body)
@@ -153,7 +153,8 @@ def test_a_price_change_makes_new_prices_and_subscribers_keep_theirs(
         catalog: dict[str, Any], stripe_sdk: Callable[[str], Any]) -> None:
     tenant_id = subscribe("pln_pro")
     before = catalog["pln_pro"]
-    reply = invoke("PUT", "/v1/admin/plans/pln_pro", body={"price_monthly": 39, "price_annual": 390}, **ADMIN)
+    reply = invoke("PUT", "/v1/admin/plans/pln_pro", body={"price_monthly": 39, "price_annual": 390},
+                   api_key=ADMIN_API_KEY)
     assert reply.status == 200, reply.body
     plan = reply.data
     assert plan["plan_version"] == "2.0.0"
@@ -164,7 +165,7 @@ def test_a_price_change_makes_new_prices_and_subscribers_keep_theirs(
     sdk = stripe_sdk("test")
     assert sdk.v1.prices.retrieve(new_ids["monthly_price_id"]).unit_amount == 3900
     assert sdk.v1.prices.retrieve(old_ids.monthly_price_id).active is False
-    tenant = invoke("GET", f"/v1/admin/tenants/{tenant_id}", **ADMIN).data
+    tenant = invoke("GET", f"/v1/admin/tenants/{tenant_id}", api_key=ADMIN_API_KEY).data
     subscription = sdk.v1.subscriptions.retrieve(tenant["active_subscription"]["id"])
     assert subscription["items"].data[0].price.id == old_ids.monthly_price_id
     assert tenant["active_subscription"]["plan_version"] == "1.0.0"
@@ -172,35 +173,35 @@ def test_a_price_change_makes_new_prices_and_subscribers_keep_theirs(
 
 def test_editing_limits_bumps_the_minor_version_without_touching_prices(catalog: dict[str, Any]) -> None:
     reply = invoke("PUT", "/v1/admin/plans/pln_pro",
-                   body={"limits": {"members": {"max": 25, "period": "none"}}}, **ADMIN)
+                   body={"limits": {"members": {"max": 25, "period": "none"}}}, api_key=ADMIN_API_KEY)
     assert reply.data["plan_version"] == "1.1.0"
     assert reply.data["stripe"] == catalog["pln_pro"].model_dump(mode="json")["stripe"]
 
 
 def test_archiving_hides_a_plan_from_the_public_catalog_only(catalog: dict[str, Any]) -> None:
-    assert invoke("PUT", "/v1/admin/plans/pln_pro", body={"is_archived": True}, **ADMIN).status == 200
+    assert invoke("PUT", "/v1/admin/plans/pln_pro", body={"is_archived": True}, api_key=ADMIN_API_KEY).status == 200
     public_ids = [plan["id"] for plan in invoke("GET", "/v1/plans").data["plans"]]
     assert "pln_pro" not in public_ids
     assert invoke("GET", "/v1/plans/pln_pro").status == 404
-    admin_ids = [plan["id"] for plan in invoke("GET", "/v1/admin/plans", **ADMIN).data["items"]]
+    admin_ids = [plan["id"] for plan in invoke("GET", "/v1/admin/plans", api_key=ADMIN_API_KEY).data["items"]]
     assert "pln_pro" in admin_ids
 
 
 def test_a_stale_version_is_a_409(catalog: dict[str, Any]) -> None:
-    reply = invoke("PUT", "/v1/admin/plans/pln_pro", body={"name": "Pro+", "version": 7}, **ADMIN)
+    reply = invoke("PUT", "/v1/admin/plans/pln_pro", body={"name": "Pro+", "version": 7}, api_key=ADMIN_API_KEY)
     assert reply.status == 409
     assert invoke("GET", "/v1/plans/pln_pro").data["name"] == "Pro"
 
 
 def test_updating_a_missing_plan_is_404_and_a_forged_id_is_422(catalog: dict[str, Any]) -> None:
-    assert invoke("PUT", "/v1/admin/plans/pln_nope", body={"name": "x"}, **ADMIN).status == 404
-    reply = invoke("PUT", "/v1/admin/plans/DROP TABLE", body={"name": "x"}, **ADMIN)
+    assert invoke("PUT", "/v1/admin/plans/pln_nope", body={"name": "x"}, api_key=ADMIN_API_KEY).status == 404
+    reply = invoke("PUT", "/v1/admin/plans/DROP TABLE", body={"name": "x"}, api_key=ADMIN_API_KEY)
     assert reply.status == 422
     assert "plan_id" in reply.body["errors"]
 
 
 def test_unknown_fields_on_update_are_refused(catalog: dict[str, Any]) -> None:
-    reply = invoke("PUT", "/v1/admin/plans/pln_pro", body={"active_subscriptions": 0}, **ADMIN)
+    reply = invoke("PUT", "/v1/admin/plans/pln_pro", body={"active_subscriptions": 0}, api_key=ADMIN_API_KEY)
     assert reply.status == 422
     assert "active_subscriptions" in reply.body["errors"]
 
@@ -210,7 +211,7 @@ def test_unknown_fields_on_update_are_refused(catalog: dict[str, Any]) -> None:
 def test_a_plan_with_active_subscriptions_cannot_be_deleted(catalog: dict[str, Any]) -> None:
     subscribe("pln_pro", "a@one.example")
     subscribe("pln_pro", "b@two.example")
-    reply = invoke("DELETE", "/v1/admin/plans/pln_pro", **ADMIN)
+    reply = invoke("DELETE", "/v1/admin/plans/pln_pro", api_key=ADMIN_API_KEY)
     assert reply.status == 400
     assert reply.body["message"] == "Cannot delete plan with 2 active subscriptions"
     assert invoke("GET", "/v1/plans/pln_pro").status == 200
@@ -218,7 +219,7 @@ def test_a_plan_with_active_subscriptions_cannot_be_deleted(catalog: dict[str, A
 
 def test_deleting_an_unused_plan_removes_it_and_archives_its_stripe_product(
         catalog: dict[str, Any], stripe_sdk: Callable[[str], Any]) -> None:
-    reply = invoke("DELETE", "/v1/admin/plans/pln_trial", **ADMIN)
+    reply = invoke("DELETE", "/v1/admin/plans/pln_trial", api_key=ADMIN_API_KEY)
     assert reply.status == 200, reply.body
     assert invoke("GET", "/v1/plans/pln_trial").status == 404
     product = stripe_sdk("live").v1.products.retrieve(catalog["pln_trial"].stripe["live"].product_id)
@@ -229,14 +230,14 @@ def test_deleting_an_unused_plan_removes_it_and_archives_its_stripe_product(
 # -------------------------------------------------------------------- list
 
 def test_the_admin_list_filters_and_pages_with_a_signed_cursor(catalog: dict[str, Any]) -> None:
-    first = invoke("GET", "/v1/admin/plans", query={"type": "personal", "per_page": "2"}, **ADMIN).data
+    first = invoke("GET", "/v1/admin/plans", query={"type": "personal", "per_page": "2"}, api_key=ADMIN_API_KEY).data
     assert first["total"] == 5
     assert [plan["id"] for plan in first["items"]] == ["pln_free", "pln_trial"]
     second = invoke("GET", "/v1/admin/plans", query={"type": "personal", "per_page": "2",
-                                                     "cursor": first["next_cursor"]}, **ADMIN).data
+                                                     "cursor": first["next_cursor"]}, api_key=ADMIN_API_KEY).data
     assert [plan["id"] for plan in second["items"]] == ["pln_starter", "pln_professional"]
     elsewhere = invoke("GET", "/v1/admin/plans", query={"type": "organization", "per_page": "2",
-                                                        "cursor": first["next_cursor"]}, **ADMIN)
+                                                        "cursor": first["next_cursor"]}, api_key=ADMIN_API_KEY)
     assert elsewhere.status == 422, "a cursor only works for the query that issued it"
 
 
@@ -245,6 +246,6 @@ def test_the_admin_list_filters_and_pages_with_a_signed_cursor(catalog: dict[str
     ({"type": "enterprise"}, "type"), ({"active": "perhaps"}, "active"), ({"cursor": "forged.cursor"}, "cursor"),
 ])
 def test_bad_list_queries_are_422(catalog: dict[str, Any], query: dict[str, str], field: str) -> None:
-    reply = invoke("GET", "/v1/admin/plans", query=query, **ADMIN)
+    reply = invoke("GET", "/v1/admin/plans", query=query, api_key=ADMIN_API_KEY)
     assert reply.status == 422
     assert field in reply.body["errors"]

@@ -13,14 +13,14 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from saas_core.access import Access
-from saas_core.models.tenants import TenantIn
-from saas_core.services import tenants_admin
 
 from local.default_catalog import SEEDER
 from local.sample_events import SAMPLE_TENANT_ID, concrete_path, sample_for
 from local.template import Route
 from local.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER
+from saas_core.access import Access
+from saas_core.models.tenants import TenantIn
+from saas_core.services import tenants_admin
 from tests.support import ADMIN_API_KEY, JWT_SECRET, Reply, access_of, admin_token, invoke, routes, token
 
 PROTECTED = [route for route in routes() if access_of(route) not in (Access.PUBLIC, Access.STRIPE)]
@@ -51,7 +51,7 @@ BAD_CREDENTIALS: dict[str, Callable[[], tuple[dict[str, str], dict[str, str] | N
     "not a bearer": lambda: ({"Authorization": f"Basic {ADMIN_API_KEY}"}, None),
     "expired": lambda: ({"Authorization": "Bearer " + jwt.encode(
         _claims(iat=int(time.time()) - 7200, exp=int(time.time()) - 3600), JWT_SECRET, algorithm="HS256")}, None),
-    "alg none": lambda: ({"Authorization": "Bearer " + jwt.encode(_claims(), None, algorithm="none")}, None),
+    "alg none": lambda: ({"Authorization": "Bearer " + jwt.encode(_claims(), "", algorithm="none")}, None),
     "wrong key (HS256)": lambda: ({"Authorization": "Bearer " + jwt.encode(
         _claims(), "another-secret-of-a-decent-length-1234", algorithm="HS256")}, None),
     "wrong key (RS256, no JWKS)": lambda: ({"Authorization": f"Bearer {_wrong_key_token()}"}, None),

@@ -8,9 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support import invoke, token
+from tests.support import ADMIN_API_KEY, invoke, token
 
-ADMIN = {"api_key": "test-admin-key"}
 ACME = {
     "name": "Acme Corp", "email": "Admin@Acme.example", "type": "organization", "plan_id": "pln_business",
     "billing_cycle": "annual", "subdomain_preference": "acme", "phone": "+1234567890",
@@ -26,12 +25,12 @@ def tenant_items() -> list[dict[str, Any]]:
 def plan_counter(plan_id: str) -> int:
     item = boto3.resource("dynamodb", region_name="us-east-1").Table("plans").get_item(
         Key={"pk": f"PLAN#{plan_id}", "sk": "PLAN"})["Item"]
-    return int(item.get("active_subscriptions", 0))
+    return int(str(item.get("active_subscriptions", 0)))
 
 
 def test_creating_a_tenant_makes_its_owner_customer_and_trialing_subscription(
         catalog: dict[str, Any], stripe_sdk: Callable[[str], Any]) -> None:
-    reply = invoke("POST", "/v1/admin/tenants", body=ACME, **ADMIN)
+    reply = invoke("POST", "/v1/admin/tenants", body=ACME, api_key=ADMIN_API_KEY)
     assert reply.status == 201, reply.body
     tenant = reply.data
     assert tenant["email"] == "admin@acme.example"
@@ -55,20 +54,20 @@ def test_creating_a_tenant_makes_its_owner_customer_and_trialing_subscription(
 
 def test_a_tenant_that_is_not_chargeable_is_billed_in_the_test_account(
         catalog: dict[str, Any], stripe_sdk: Callable[[str], Any]) -> None:
-    tenant = invoke("POST", "/v1/admin/tenants", body={**ACME, "chargeable": False}, **ADMIN).data
+    tenant = invoke("POST", "/v1/admin/tenants", body={**ACME, "chargeable": False}, api_key=ADMIN_API_KEY).data
     assert stripe_sdk("test").v1.customers.retrieve(tenant["stripe_customer_id"]).metadata["tenant_id"] == tenant["id"]
     assert stripe_sdk("live").v1.customers.list().data == []
 
 
 def test_a_plan_without_trial_starts_active(catalog: dict[str, Any], stripe_sdk: Callable[[str], Any]) -> None:
     body = {**ACME, "type": "personal", "plan_id": "pln_starter", "billing_cycle": "monthly"}
-    tenant = invoke("POST", "/v1/admin/tenants", body=body, **ADMIN).data
+    tenant = invoke("POST", "/v1/admin/tenants", body=body, api_key=ADMIN_API_KEY).data
     assert tenant["is_on_trial"] is False
     assert tenant["active_subscription"]["status"] == "active"
 
 
 def test_the_tenant_details_route_returns_what_was_created(catalog: dict[str, Any]) -> None:
-    created = invoke("POST", "/v1/admin/tenants", body=ACME, **ADMIN).data
+    created = invoke("POST", "/v1/admin/tenants", body=ACME, api_key=ADMIN_API_KEY).data
     reply = invoke("GET", f"/v1/admin/tenants/{created['id']}", token=token("root", role="system_admin"))
     assert reply.status == 200
     assert reply.data == created
@@ -77,8 +76,8 @@ def test_the_tenant_details_route_returns_what_was_created(catalog: dict[str, An
 
 
 def test_an_unknown_tenant_is_404_and_a_forged_id_is_422(catalog: dict[str, Any]) -> None:
-    assert invoke("GET", "/v1/admin/tenants/tnt_00000000000000000000", **ADMIN).status == 404
-    reply = invoke("GET", "/v1/admin/tenants/..%2F..%2Fetc", **ADMIN)
+    assert invoke("GET", "/v1/admin/tenants/tnt_00000000000000000000", api_key=ADMIN_API_KEY).status == 404
+    reply = invoke("GET", "/v1/admin/tenants/..%2F..%2Fetc", api_key=ADMIN_API_KEY)
     assert reply.status == 422
     assert "tenant_id" in reply.body["errors"]
 
@@ -96,7 +95,7 @@ def test_an_unknown_tenant_is_404_and_a_forged_id_is_422(catalog: dict[str, Any]
 ])
 def test_bad_tenant_input_is_422_and_creates_nothing(
         catalog: dict[str, Any], change: dict[str, Any], field: str, stripe_sdk: Callable[[str], Any]) -> None:
-    reply = invoke("POST", "/v1/admin/tenants", body={**ACME, **change}, **ADMIN)
+    reply = invoke("POST", "/v1/admin/tenants", body={**ACME, **change}, api_key=ADMIN_API_KEY)
     assert reply.status == 422, reply.body
     assert field in reply.body["errors"]
     assert tenant_items() == []
@@ -104,14 +103,14 @@ def test_bad_tenant_input_is_422_and_creates_nothing(
 
 
 def test_missing_fields_are_named(catalog: dict[str, Any]) -> None:
-    reply = invoke("POST", "/v1/admin/tenants", body={"name": "Acme"}, **ADMIN)
+    reply = invoke("POST", "/v1/admin/tenants", body={"name": "Acme"}, api_key=ADMIN_API_KEY)
     assert reply.status == 422
     assert {"email", "type", "plan_id", "billing_cycle"} <= set(reply.body["errors"])
 
 
 def test_a_taken_subdomain_is_a_409(catalog: dict[str, Any]) -> None:
-    assert invoke("POST", "/v1/admin/tenants", body=ACME, **ADMIN).status == 201
-    reply = invoke("POST", "/v1/admin/tenants", body={**ACME, "email": "other@acme.example"}, **ADMIN)
+    assert invoke("POST", "/v1/admin/tenants", body=ACME, api_key=ADMIN_API_KEY).status == 201
+    reply = invoke("POST", "/v1/admin/tenants", body={**ACME, "email": "other@acme.example"}, api_key=ADMIN_API_KEY)
     assert reply.status == 409
     assert "acme" in reply.body["message"]
 
@@ -122,7 +121,7 @@ def test_stripe_failing_on_tenant_create_is_502_and_leaves_nothing(
         catalog: dict[str, Any], stripe_fault: Callable[..., None], stripe_sdk: Callable[[str], Any],
         mode: str, path: str) -> None:
     stripe_fault(mode, path_prefix=path, seconds=3)
-    reply = invoke("POST", "/v1/admin/tenants", body=ACME, **ADMIN)
+    reply = invoke("POST", "/v1/admin/tenants", body=ACME, api_key=ADMIN_API_KEY)
     assert reply.status == 502, reply.body
     assert tenant_items() == []
     assert plan_counter("pln_business") == 0
@@ -132,8 +131,8 @@ def test_stripe_failing_on_tenant_create_is_502_and_leaves_nothing(
 
 def test_an_idempotent_retry_returns_the_same_tenant(catalog: dict[str, Any]) -> None:
     headers = {"Idempotency-Key": "acme-signup"}
-    first = invoke("POST", "/v1/admin/tenants", body=ACME, headers=headers, **ADMIN)
-    again = invoke("POST", "/v1/admin/tenants", body=ACME, headers=headers, **ADMIN)
+    first = invoke("POST", "/v1/admin/tenants", body=ACME, headers=headers, api_key=ADMIN_API_KEY)
+    again = invoke("POST", "/v1/admin/tenants", body=ACME, headers=headers, api_key=ADMIN_API_KEY)
     assert first.data["id"] == again.data["id"]
     assert plan_counter("pln_business") == 1
 
@@ -142,15 +141,15 @@ def test_a_retry_after_a_stripe_failure_succeeds_with_the_same_key(
         catalog: dict[str, Any], stripe_fault: Callable[..., None]) -> None:
     headers = {"Idempotency-Key": "acme-retry"}
     stripe_fault("error", path_prefix="/v1/subscriptions", count=2)
-    assert invoke("POST", "/v1/admin/tenants", body=ACME, headers=headers, **ADMIN).status == 502
-    reply = invoke("POST", "/v1/admin/tenants", body=ACME, headers=headers, **ADMIN)
+    assert invoke("POST", "/v1/admin/tenants", body=ACME, headers=headers, api_key=ADMIN_API_KEY).status == 502
+    reply = invoke("POST", "/v1/admin/tenants", body=ACME, headers=headers, api_key=ADMIN_API_KEY)
     assert reply.status == 201, reply.body
 
 
 # -------------------------------------------------------- the tenant's view
 
 def test_a_member_sees_the_plan_usage_and_billing_period(catalog: dict[str, Any]) -> None:
-    tenant = invoke("POST", "/v1/admin/tenants", body=ACME, **ADMIN).data
+    tenant = invoke("POST", "/v1/admin/tenants", body=ACME, api_key=ADMIN_API_KEY).data
     reply = invoke("GET", f"/v1/tenants/{tenant['id']}/plan", token=token("user-acme"))
     assert reply.status == 200, reply.body
     view = reply.data
@@ -165,7 +164,7 @@ def test_a_member_sees_the_plan_usage_and_billing_period(catalog: dict[str, Any]
 
 
 def test_the_owner_is_recognised_by_a_verified_email_too(catalog: dict[str, Any]) -> None:
-    tenant = invoke("POST", "/v1/admin/tenants", body=ACME, **ADMIN).data
+    tenant = invoke("POST", "/v1/admin/tenants", body=ACME, api_key=ADMIN_API_KEY).data
     path = f"/v1/tenants/{tenant['id']}/plan"
     assert invoke("GET", path, token=token("idp-123", email="admin@acme.example")).status == 200
     unverified = token("idp-123", email="admin@acme.example", email_verified=False)

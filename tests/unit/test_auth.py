@@ -70,7 +70,7 @@ def test_lookalike_claims_do_not_make_an_admin(not_admin: dict[str, Any]) -> Non
     (lambda: jwt.encode({k: v for k, v in claims().items() if k != "sub"}, SECRET, algorithm="HS256"), "'sub'"),
     (lambda: jwt.encode({k: v for k, v in claims().items() if k != "exp"}, SECRET, algorithm="HS256"), "'exp'"),
     (lambda: jwt.encode({k: v for k, v in claims().items() if k != "iat"}, SECRET, algorithm="HS256"), "'iat'"),
-    (lambda: jwt.encode(claims(), None, algorithm="none"), "not accepted"),
+    (lambda: jwt.encode(claims(), "", algorithm="none"), "not accepted"),
     (lambda: "not.a.jwt", "Malformed"),
 ])
 def test_bad_tokens_are_refused_with_a_reason(token: Any, message: str) -> None:
@@ -140,7 +140,7 @@ class JwksServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 server.fetches += 1
                 body = json.dumps({"keys": server.keys}).encode()
                 self.send_response(200)

@@ -160,7 +160,7 @@ class ApiApp(APIGatewayRestResolver):
         # Loaded at cold start with the function, not on its first request;
         # public functions never load token verification at all.
         if access not in (Access.PUBLIC, Access.STRIPE):
-            import saas_core.auth  # noqa: F401
+            import saas_core.auth
         if idempotent:
             import saas_core.idempotency  # noqa: F401
         rule = path.replace("{", "<").replace("}", ">")

@@ -71,10 +71,12 @@ def resolve_idempotently(app: ApiApp, event: dict[str, Any], context: LambdaCont
     if key is None:
         return app.resolve(event, context)
     if not key.strip() or len(key) > MAX_KEY_LENGTH:
-        refused = InvalidInput("Invalid Idempotency-Key", {"Idempotency-Key": [f"must be 1 to {MAX_KEY_LENGTH} characters"]})
+        refused = InvalidInput("Invalid Idempotency-Key",
+                               {"Idempotency-Key": [f"must be 1 to {MAX_KEY_LENGTH} characters"]})
         return app.proxy_response(refused.status_code, _body(refused))
     spec = app.spec
-    assert spec is not None
+    if spec is None:
+        raise RuntimeError("ApiApp has no endpoint declared")
     request = {
         "scope": f"{principal.subject}|{spec.method} {event.get('path')}|{key}",
         "body_sha256": hashlib.sha256((event.get("body") or "").encode()).hexdigest(),

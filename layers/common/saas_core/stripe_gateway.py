@@ -202,7 +202,8 @@ def create_subscription(tenant: Tenant, plan: Plan, cycle: BillingCycle) -> Crea
     Invoices are sent (send_invoice) rather than charged: an admin-created
     tenant has no card yet, and Stripe would otherwise leave it incomplete.
     """
-    assert tenant.stripe_customer_id is not None
+    if tenant.stripe_customer_id is None:
+        raise ValueError("the tenant's Stripe customer comes first")
     prices = plan.stripe[tenant.stripe_account]
     price_id = prices.monthly_price_id if cycle.value == "monthly" else prices.annual_price_id
     params: SubscriptionCreateParams = {

@@ -230,11 +230,11 @@ class PlanOut(BaseModel):
     storage_gb: int | None
 
     @classmethod
-    def of(cls, plan: Plan, **extra: Any) -> PlanOut:
+    def of(cls, plan: Plan) -> PlanOut:
         monthly = from_minor(plan.price_monthly_minor, plan.currency)
         annual = from_minor(plan.price_annual_minor, plan.currency)
         usd = plan.currency == "usd"
-        return cls(
+        return PlanOut(
             id=plan.id, name=plan.name, display_name=plan.display_name, description=plan.description,
             type=plan.type, tier=plan.tier, currency=plan.currency,
             price_monthly=monthly, price_annual=annual,
@@ -245,7 +245,6 @@ class PlanOut(BaseModel):
             trial_days=plan.trial_days, is_popular=plan.is_popular, display_order=plan.display_order,
             plan_version=plan.plan_version, features=plan.features, feature_list=plan.feature_list,
             limits=plan.limits, max_users=plan.limit_of("members"), storage_gb=plan.limit_of("storage_gb"),
-            **extra,
         )
 
 
@@ -261,13 +260,11 @@ class AdminPlanOut(PlanOut):
 
     @classmethod
     def of_plan(cls, plan: Plan) -> AdminPlanOut:
-        out = cls.of(
-            plan, is_active=plan.is_active, is_published=plan.is_published, is_archived=plan.is_archived,
-            active_subscriptions=plan.active_subscriptions, stripe=plan.stripe, version=plan.version,
-            created_at=plan.created_at, updated_at=plan.updated_at,
+        return cls(
+            **PlanOut.of(plan).model_dump(), is_active=plan.is_active, is_published=plan.is_published,
+            is_archived=plan.is_archived, active_subscriptions=plan.active_subscriptions, stripe=plan.stripe,
+            version=plan.version, created_at=plan.created_at, updated_at=plan.updated_at,
         )
-        assert isinstance(out, AdminPlanOut)
-        return out
 
 
 class PlanListOut(BaseModel):

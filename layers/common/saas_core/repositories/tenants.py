@@ -177,7 +177,8 @@ def membership_role(tenant_id: str, principal: Principal) -> Role | None:
 def create(tenant: Tenant, owner: Member, actor: Principal, plan_subscription: dynamo.Write) -> None:
     """The tenant, its owner, its first subscription, its uniqueness pointers,
     listing rows, statistics and audit: all in one transaction."""
-    assert tenant.subscription is not None
+    if tenant.subscription is None:
+        raise ValueError("a tenant is created with its first subscription")
     table = _table()
     writes = [
         dynamo.put(table, _tenant_item(tenant), condition="attribute_not_exists(pk)",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from saas_core.errors import BadRequest, NotFound
 from saas_core.models.plans import (
-    Comparison,
     ComparedFeatures,
     ComparedPlans,
     CompareOut,
+    Comparison,
     LimitComparison,
     Plan,
     PlanListOut,
