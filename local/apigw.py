@@ -99,10 +99,6 @@ def match_route(routes: list[Route], method: str, path: str) -> tuple[Route, dic
     return max(candidates, key=lambda candidate: _specificity(candidate[0]))
 
 
-def path_exists(routes: list[Route], path: str) -> bool:
-    return any(_match(route.path, path) is not None for route in routes)
-
-
 class LambdaContext:
     """What the Lambda runtime passes as `context`, as far as Powertools reads it."""
 

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import FrameType
 
+from local.gateway import Gateway
 from local.template import create_tables, function_environment, load_template
 from local.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, issue_token
 
@@ -137,7 +138,7 @@ class LocalStack:
                     "STRIPE_TEST_SECRET_KEY": EMULATOR_TEST_KEY}
         return env
 
-    def start(self) -> tuple[StackInfo, object]:
+    def start(self) -> tuple[StackInfo, Gateway]:
         template = load_template()
         dynamodb_url = self._start_dynamodb()
         stripe_url = None if self.real_stripe_key else self._start_stripe_emulator()
@@ -151,8 +152,6 @@ class LocalStack:
 
         create_tables(boto3.client("dynamodb", endpoint_url=dynamodb_url), TABLE_NAMES)
         owner_tenant_id = self._seed()
-
-        from local.gateway import Gateway
 
         gateway = Gateway(template, host=HOST, port=self.port, table_names=TABLE_NAMES, parameters={},
                           extra_env=extra_env)
@@ -233,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 Path(args.info_file).write_text(json.dumps(asdict(info)))
             if not args.quiet:
                 print_banner(info)
-            gateway.serve_forever()  # type: ignore[attr-defined]
+            gateway.serve_forever()
         except KeyboardInterrupt:
             pass
     return 0
