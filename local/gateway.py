@@ -89,6 +89,7 @@ class Gateway:
 
         class RequestHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms Nagle/delayed-ACK stall per keep-alive request
 
             def _handle(self) -> None:
                 started = time.monotonic()

@@ -125,9 +125,19 @@ def function_environment(template: dict[str, Any], function_id: str, *, table_na
 
 # ---------------------------------------------------------------- tables
 
+def _create_table_arguments(properties: dict[str, Any]) -> dict[str, Any]:
+    arguments = {key: properties[key] for key in _CREATE_TABLE_KEYS if key in properties}
+    sse = arguments.get("SSESpecification")
+    if sse is not None:
+        # CloudFormation says SSEEnabled where the API says Enabled.
+        arguments["SSESpecification"] = {("Enabled" if key == "SSEEnabled" else key): value
+                                         for key, value in sse.items()}
+    return arguments
+
+
 def table_definitions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """create_table arguments per table logical id (without TableName)."""
-    return {name: {key: resource["Properties"][key] for key in _CREATE_TABLE_KEYS if key in resource["Properties"]}
+    return {name: _create_table_arguments(resource["Properties"])
             for name, resource in template["Resources"].items() if resource.get("Type") == "AWS::DynamoDB::Table"}
 
 
