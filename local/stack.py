@@ -154,7 +154,7 @@ class LocalStack:
         owner_tenant_id = self._seed()
 
         gateway = Gateway(template, host=HOST, port=self.port, table_names=TABLE_NAMES, parameters={},
-                          extra_env=extra_env)
+                          extra_env=extra_env, log_requests=not self.quiet)
         info = StackInfo(
             base_url=f"http://{HOST}:{self.port}", dynamodb_url=dynamodb_url, stripe_url=stripe_url,
             admin_api_key=self.admin_api_key,

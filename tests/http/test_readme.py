@@ -44,7 +44,7 @@ def test_a_readme_example_works_as_written(stack: Stack, command: str, expected:
                 .replace("OWNER_TENANT_ID", stack.info["owner_tenant_id"])
                 .replace("OWNER_TOKEN", stack.info["owner_token"])
                 .replace("local-admin-key", stack.info["admin_api_key"]))
-    result = subprocess.run(["bash", "-c", concrete + " -o /dev/null -w '%{http_code}'"],
+    result = subprocess.run(["bash", "-c", concrete.rstrip() + " -o /dev/null -w '%{http_code}'"],
                             capture_output=True, text=True, timeout=60, check=True)
     status = int(result.stdout.strip()[-3:])
     if expected == 200:
