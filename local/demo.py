@@ -30,7 +30,7 @@ def demo_request(index: int, rng: random.Random) -> TenantIn:
     })
 
 
-def seed_demo_tenants(count: int, *, workers: int = 8) -> list[TenantOut]:
+def seed_demo_tenants(count: int, *, workers: int = 3) -> list[TenantOut]:
     rng = random.Random(2026)  # the same demo data every time
     requests = [demo_request(index, rng) for index in range(count)]
     with ThreadPoolExecutor(max_workers=workers) as pool:

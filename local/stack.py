@@ -29,7 +29,7 @@ from pathlib import Path
 from types import FrameType
 
 from local.gateway import Gateway
-from local.template import create_tables, function_environment, load_template
+from local.template import api_routes, create_tables, function_environment, load_template
 from local.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, issue_token
 
 HOST = "127.0.0.1"
@@ -41,6 +41,7 @@ EMULATOR_LIVE_KEY = "sk_live_emulator"
 EMULATOR_TEST_KEY = "sk_test_emulator"
 WEBHOOK_SECRET = "whsec_local_emulator"  # noqa: S105 - local only
 STARTUP_TIMEOUT_SECONDS = 30
+WEBHOOK_PATH = "/v1/webhooks/stripe"
 
 
 @dataclass
@@ -86,6 +87,8 @@ class LocalStack:
         self.admin_api_key = os.environ.get("ADMIN_API_KEY") or DEFAULT_ADMIN_API_KEY
         real_key = os.environ.get("STRIPE_SECRET_KEY", "")
         self.real_stripe_key = real_key if real_key.startswith("sk_test_") else ""
+        # The emulator delivers events only once a function serves the webhook route.
+        self.has_webhook_route = any(route.path == WEBHOOK_PATH for route in api_routes(load_template()))
 
     # -- child processes
 
@@ -95,16 +98,17 @@ class LocalStack:
 
     def _start_dynamodb(self) -> str:
         port = free_port()
-        self._spawn(str(Path(sys.executable).parent / "moto_server"), "-H", HOST, "-p", str(port))
+        self._spawn(sys.executable, "-m", "local.dynamodb_server", "--host", HOST, "--port", str(port))
         url = f"http://{HOST}:{port}"
         wait_until_up(url, "moto DynamoDB server")
         return url
 
     def _start_stripe_emulator(self) -> str:
         port = free_port()
-        self._spawn(sys.executable, "-m", "local.stripe_emulator", "--host", HOST, "--port", str(port),
-                    "--webhook-url", f"http://{HOST}:{self.port}/v1/webhooks/stripe",
-                    "--webhook-secret", WEBHOOK_SECRET)
+        command = [sys.executable, "-m", "local.stripe_emulator", "--host", HOST, "--port", str(port)]
+        if self.has_webhook_route:
+            command += ["--webhook-url", f"http://{HOST}:{self.port}{WEBHOOK_PATH}", "--webhook-secret", WEBHOOK_SECRET]
+        self._spawn(*command)
         url = f"http://{HOST}:{port}"
         wait_until_up(url + "/_emulator/clock", "Stripe emulator")
         return url

@@ -11,20 +11,18 @@ _KEY_PART = re.compile(r"\[([^\]]*)\]")
 
 def _path(key: str) -> list[str]:
     head, _, rest = key.partition("[")
-    return [head] + _KEY_PART.findall("[" + rest) if rest else [head]
+    return [head, *_KEY_PART.findall("[" + rest)] if rest else [head]
 
 
 def _insert(target: dict[str, Any], path: list[str], value: str) -> None:
     node = target
     for index, part in enumerate(path):
-        last = index == len(path) - 1
-        if part == "":
-            # `expand[]=a&expand[]=b`: append to a list kept under a counter key.
-            part = str(len(node))
-        if last:
-            node[part] = value
+        # `expand[]=a&expand[]=b`: append, as the next numbered entry.
+        name = part or str(len(node))
+        if index == len(path) - 1:
+            node[name] = value
         else:
-            node = node.setdefault(part, {})
+            node = node.setdefault(name, {})
 
 
 def _listify(value: Any) -> Any:

@@ -37,15 +37,19 @@ def _object(value: Any, schema: dict[str, Spec], prefix: str) -> dict[str, Any]:
     return coerced
 
 
+def _array(value: Any, spec: Spec, name: str) -> list[Any]:
+    if value == "":
+        return []
+    if not isinstance(value, list):
+        raise invalid_parameter(name, "expected an array")
+    return [_coerce(item, spec, f"{name}[{index}]") for index, item in enumerate(value)]
+
+
 def _coerce(value: Any, spec: Spec, name: str) -> Any:
     if isinstance(spec, dict):
         return _object(value, spec, name)
     if isinstance(spec, list):
-        if value == "":
-            return []
-        if not isinstance(value, list):
-            raise invalid_parameter(name, "expected an array")
-        return [_coerce(item, spec[0], f"{name}[{index}]") for index, item in enumerate(value)]
+        return _array(value, spec[0], name)
     if spec == METADATA:
         if value == "":
             return {}

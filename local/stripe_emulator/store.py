@@ -138,8 +138,9 @@ class State:
             raise missing_parameter("unit_amount")
         if params["unit_amount"] < 0:
             raise invalid_parameter("unit_amount", "must be greater than or equal to 0")
-        price = {**self._base(account, "price", "price"), "product": product["id"], "active": params.get("active", True),
-                 "currency": params["currency"].lower(), "unit_amount": params["unit_amount"],
+        price = {**self._base(account, "price", "price"), "product": product["id"],
+                 "active": params.get("active", True), "currency": params["currency"].lower(),
+                 "unit_amount": params["unit_amount"],
                  "unit_amount_decimal": str(params["unit_amount"]), "recurring": recurring,
                  "type": "recurring" if recurring else "one_time", "nickname": params.get("nickname"),
                  "lookup_key": params.get("lookup_key"), "metadata": params.get("metadata", {}),
@@ -337,7 +338,8 @@ class State:
         now = self.now()
         invoice = {
             **self._base(account, "in", "invoice"), "customer": subscription["customer"],
-            "subscription": subscription["id"], "parent": {"subscription_details": {"subscription": subscription["id"]}},
+            "subscription": subscription["id"],
+            "parent": {"subscription_details": {"subscription": subscription["id"]}},
             "billing_reason": reason, "currency": subscription["currency"], "status": "draft",
             "amount_due": amount, "amount_paid": 0, "amount_remaining": amount, "subtotal": amount, "total": amount,
             "lines": {"object": "list", "data": lines, "has_more": False, "url": "/v1/invoices/lines"},

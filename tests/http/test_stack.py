@@ -82,6 +82,7 @@ def test_a_tenant_is_created_with_customer_and_trial_and_its_owner_sees_the_plan
     tenant = reply.data
     sdk = stack.stripe("test")
     customer = sdk.v1.customers.retrieve(tenant["stripe_customer_id"])
+    assert customer.metadata is not None
     assert customer.metadata.to_dict() == {"tenant_id": tenant["id"], "tenant_type": "organization"}
     subscription = sdk.v1.subscriptions.retrieve(tenant["active_subscription"]["id"])
     assert subscription.status == "trialing"

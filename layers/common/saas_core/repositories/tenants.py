@@ -199,7 +199,8 @@ def create(tenant: Tenant, owner: Member, actor: Principal, plan_subscription: d
             condition="attribute_not_exists(pk)",
             on_condition_failed=Conflict(f"Subdomain '{tenant.subdomain_preference}' is already taken")))
     writes += [dynamo.put(table, item) for item in _facet_items(tenant)]
-    dynamo.transact(writes)
+    # DynamoDB makes a retried transaction with the same token a no-op.
+    dynamo.transact(writes, client_token=hashlib.sha256(tenant.id.encode()).hexdigest()[:36])
 
 
 def subdomain_taken(subdomain: str) -> bool:

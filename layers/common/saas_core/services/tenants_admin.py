@@ -68,10 +68,22 @@ def create_tenant(data: TenantIn, actor: Principal, idempotency_key: str | None)
     tenant = _subscribe_in_stripe(tenant, plan, undo)
     try:
         tenants.create(tenant, owner, actor, plans.count_subscription(plan.id, +1))
+    except Conflict:
+        if _already_landed(tenant):
+            return tenant_details(tenant.id)
+        undo(tenant)
+        raise
     except AppError:
         undo(tenant)
         raise
     return tenant_details(tenant.id)
+
+
+def _already_landed(tenant: Tenant) -> bool:
+    """A retried write whose first attempt committed (say, a timeout after
+    success) conflicts with itself: the stored tenant is this very one."""
+    stored = tenants.get(tenant.id)
+    return stored is not None and stored.stripe_customer_id == tenant.stripe_customer_id
 
 
 def _subscribe_in_stripe(tenant: Tenant, plan: Plan, undo: Callable[[Tenant], None]) -> Tenant:
