@@ -134,6 +134,7 @@ def calls_per_route(routes: list[Route]) -> None:
     print(f"{'route':42} {'dynamodb':>8} {'stripe':>6}  operations")
     try:
         for route in routes:
+            emulator.state.reset()
             with mock_aws():
                 cold_start()
                 create_tables(boto3.client("dynamodb", region_name="us-east-1"), TABLE_NAMES)

@@ -8,7 +8,7 @@ from saas_core.access import Access
 from saas_core.http import ApiApp, Envelope, ok
 from saas_core.models.common import Page
 from saas_core.models.plans import AdminPlanOut, PlanType
-from saas_core.services import plans_admin
+from saas_core.services import catalog
 
 app = ApiApp()
 
@@ -20,7 +20,7 @@ def list_plans(
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Envelope[Page[AdminPlanOut]]:
-    return ok(plans_admin.list_plans(plan_type=type, active=active, per_page=per_page, cursor_text=cursor))
+    return ok(catalog.admin_plans_page(plan_type=type, active=active, per_page=per_page, cursor_text=cursor))
 
 
 handler = app.lambda_handler

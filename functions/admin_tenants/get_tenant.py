@@ -8,7 +8,7 @@ from saas_core.access import Access
 from saas_core.http import ApiApp, Envelope, ok
 from saas_core.models.common import TENANT_ID_PATTERN
 from saas_core.models.tenants import TenantOut
-from saas_core.services import tenants_admin
+from saas_core.services import tenant_views
 
 app = ApiApp()
 
@@ -16,7 +16,7 @@ app = ApiApp()
 @app.endpoint("GET", "/v1/admin/tenants/{tenant_id}", access=Access.ADMIN, summary="Get tenant details",
               tags=["admin: tenants"])
 def get_tenant(tenant_id: Annotated[str, Path(pattern=TENANT_ID_PATTERN)]) -> Envelope[TenantOut]:
-    return ok(tenants_admin.tenant_details(tenant_id))
+    return ok(tenant_views.tenant_details(tenant_id))
 
 
 handler = app.lambda_handler

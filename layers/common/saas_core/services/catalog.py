@@ -1,9 +1,13 @@
-"""The public catalog (seed 003 §1, §2, §4): published, unarchived, active plans."""
+"""The catalog: what the public sees (seed 003 §1, §2, §4: published,
+unarchived, active plans) and the admin's list of every plan (seed 002)."""
 
 from __future__ import annotations
 
+from saas_core import cursor
 from saas_core.errors import BadRequest, NotFound
+from saas_core.models.common import Page
 from saas_core.models.plans import (
+    AdminPlanOut,
     ComparedFeatures,
     ComparedPlans,
     CompareOut,
@@ -13,6 +17,7 @@ from saas_core.models.plans import (
     PlanListOut,
     PlanOut,
     PlanRef,
+    PlanType,
     PricingComparison,
 )
 from saas_core.money import from_minor
@@ -86,3 +91,19 @@ def _compare_pricing(first: Plan, second: Plan) -> PricingComparison:
 def _all_features(plan: Plan, other: Plan) -> dict[str, bool]:
     # A flag only the other plan mentions is one this plan does not have.
     return {name: plan.features.get(name, False) for name in sorted(plan.features.keys() | other.features.keys())}
+
+
+def admin_plans_page(*, plan_type: PlanType | None, active: bool | None, per_page: int,
+               cursor_text: str | None) -> Page[AdminPlanOut]:
+    """The whole catalog, archived included, filtered and paged. The catalog
+    is one small index partition, so the page is cut from one Query."""
+    query = f"type={plan_type}&active={active}"
+    offset = int(cursor.decode(cursor_text, query).get("offset", 0)) if cursor_text else 0
+    matching = [plan for plan in plans.list_catalog()
+                if (plan_type is None or plan.type is plan_type)
+                and (active is None or plan.is_active is active)]
+    page = matching[offset:offset + per_page]
+    next_offset = offset + per_page
+    next_cursor = cursor.encode({"offset": next_offset}, query) if next_offset < len(matching) else None
+    return Page[AdminPlanOut](items=[AdminPlanOut.of_plan(plan) for plan in page], next_cursor=next_cursor,
+                              per_page=per_page, total=len(matching))

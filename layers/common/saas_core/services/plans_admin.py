@@ -12,13 +12,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from saas_core import cursor, stripe_gateway
+from saas_core import stripe_gateway
 from saas_core.access import Principal
 from saas_core.clock import iso, utc_now
 from saas_core.errors import AppError, BadRequest, Conflict, InvalidInput, StripeUnavailable
 from saas_core.ids import new_id
-from saas_core.models.common import Page
-from saas_core.models.plans import AdminPlanOut, Plan, PlanIn, PlanType, PlanUpdateIn, StripePrices
+from saas_core.models.plans import AdminPlanOut, Plan, PlanIn, PlanUpdateIn, StripePrices
 from saas_core.money import to_minor
 from saas_core.repositories import plans
 
@@ -35,24 +34,6 @@ def _minor(amount: Decimal, currency: str, field: str) -> int:
         return to_minor(amount, currency)
     except ValueError as error:
         raise InvalidInput("The given data was invalid", {field: [str(error)]}) from None
-
-
-# ------------------------------------------------------------------- list
-
-def list_plans(*, plan_type: PlanType | None, active: bool | None, per_page: int,
-               cursor_text: str | None) -> Page[AdminPlanOut]:
-    """The whole catalog, archived included, filtered and paged. The catalog
-    is one small index partition, so the page is cut from one Query."""
-    query = f"type={plan_type}&active={active}"
-    offset = int(cursor.decode(cursor_text, query).get("offset", 0)) if cursor_text else 0
-    matching = [plan for plan in plans.list_catalog()
-                if (plan_type is None or plan.type is plan_type)
-                and (active is None or plan.is_active is active)]
-    page = matching[offset:offset + per_page]
-    next_offset = offset + per_page
-    next_cursor = cursor.encode({"offset": next_offset}, query) if next_offset < len(matching) else None
-    return Page[AdminPlanOut](items=[AdminPlanOut.of_plan(plan) for plan in page], next_cursor=next_cursor,
-                              per_page=per_page, total=len(matching))
 
 
 # ----------------------------------------------------------------- create

@@ -11,19 +11,10 @@ from saas_core.access import Principal, Role
 from saas_core.clock import from_unix, iso, utc_now
 from saas_core.errors import AppError, Conflict, InvalidInput, NotEligible, StripeUnavailable
 from saas_core.ids import new_id
-from saas_core.models.plans import Plan, PlanRef
-from saas_core.models.tenants import (
-    Member,
-    MemberOut,
-    Subscription,
-    SubscriptionOut,
-    Tenant,
-    TenantIn,
-    TenantOut,
-    TenantStatus,
-)
+from saas_core.models.plans import Plan
+from saas_core.models.tenants import Member, Subscription, Tenant, TenantIn, TenantOut, TenantStatus
 from saas_core.repositories import plans, tenants
-from saas_core.services.catalog import plan_ref_by_id
+from saas_core.services import tenant_views
 
 logger = Logger(child=True)
 
@@ -58,7 +49,7 @@ def create_tenant(data: TenantIn, actor: Principal, idempotency_key: str | None)
     existing = tenants.get(tenant.id)
     if existing is not None:
         # A retry of a create that already landed.
-        return tenant_details(existing.id)
+        return tenant_views.tenant_details(existing.id)
     owner = Member(tenant_id=tenant.id, email=data.owner_email or data.email, user_id=data.owner_user_id,
                    role=Role.OWNER, joined_at=now)
     # With an Idempotency-Key the caller will retry with the same key, which
@@ -70,13 +61,13 @@ def create_tenant(data: TenantIn, actor: Principal, idempotency_key: str | None)
         tenants.create(tenant, owner, actor, plans.count_subscription(plan.id, +1))
     except Conflict:
         if _already_landed(tenant):
-            return tenant_details(tenant.id)
+            return tenant_views.tenant_details(tenant.id)
         undo(tenant)
         raise
     except AppError:
         undo(tenant)
         raise
-    return tenant_details(tenant.id)
+    return tenant_views.tenant_details(tenant.id)
 
 
 def _already_landed(tenant: Tenant) -> bool:
@@ -119,35 +110,3 @@ def _undo_customer(tenant: Tenant) -> None:
     except StripeUnavailable:
         logger.warning("could not delete Stripe customer after a failed create",
                        extra={"tenant_id": tenant.id, "customer": tenant.stripe_customer_id})
-
-
-# ---------------------------------------------------------------- details
-
-def _subscription_out(subscription: Subscription, plan_refs: dict[str, PlanRef]) -> SubscriptionOut:
-    if subscription.plan_id not in plan_refs:
-        plan_refs[subscription.plan_id] = plan_ref_by_id(subscription.plan_id)
-    return SubscriptionOut(plan=plan_refs[subscription.plan_id],
-                           **subscription.model_dump(exclude={"plan_id", "price_id"}))
-
-
-def tenant_details(tenant_id: str) -> TenantOut:
-    tenant = tenants.require(tenant_id)
-    plan_refs: dict[str, PlanRef] = {}
-    history = [_subscription_out(s, plan_refs) for s in tenants.subscriptions(tenant.id)]
-    active = None
-    if tenant.subscription is not None and tenant.has_active_subscription:
-        active = _subscription_out(tenant.subscription, plan_refs)
-    members = [MemberOut(**m.model_dump(exclude={"tenant_id"})) for m in tenants.members(tenant.id)]
-    now = iso(utc_now())
-    return TenantOut(
-        id=tenant.id, name=tenant.name, email=tenant.email, phone=tenant.phone, type=tenant.type,
-        status=tenant.status, subdomain_preference=tenant.subdomain_preference,
-        plan=plan_refs.get(tenant.plan_id) or plan_ref_by_id(tenant.plan_id),
-        is_on_trial=tenant.subscription is not None and tenant.subscription.status == "trialing",
-        trial_days_remaining=tenants.trial_days_remaining(tenant, now),
-        billing_cycle=tenant.billing_cycle, chargeable=tenant.chargeable,
-        stripe_customer_id=tenant.stripe_customer_id, has_active_subscription=tenant.has_active_subscription,
-        active_subscription=active, subscriptions=history, memberships=members,
-        memberships_count=tenant.members_count, subscriptions_count=tenant.subscriptions_count,
-        version=tenant.version, created_at=tenant.created_at, updated_at=tenant.updated_at,
-    )
