@@ -407,11 +407,15 @@ class State:
         subscription["status"] = "active"
         subscription["trial_end"] = at
         subscription["billing_cycle_anchor"] = at
+        self._start_period(account, subscription, at)
+
+    def _start_period(self, account: Account, subscription: dict[str, Any], start: int) -> None:
+        """Every item enters a new period from `start`, and the period is invoiced."""
         for item in subscription["items"]["data"]:
-            item["current_period_start"] = at
-            item["current_period_end"] = self._period_end(item["price"], at)
+            item["current_period_start"] = start
+            item["current_period_end"] = self._period_end(item["price"], start)
         end = subscription["items"]["data"][0]["current_period_end"]
-        invoice = self._invoice(account, subscription, "subscription_cycle", at, end)
+        invoice = self._invoice(account, subscription, "subscription_cycle", start, end)
         subscription["latest_invoice"] = invoice["id"]
         if invoice["status"] == "open" and subscription["collection_method"] == "charge_automatically":
             subscription["status"] = "past_due"
@@ -436,11 +440,4 @@ class State:
         if subscription["cancel_at_period_end"]:
             subscription.update({"status": "canceled", "canceled_at": start, "ended_at": start})
             return
-        for item in subscription["items"]["data"]:
-            item["current_period_start"] = start
-            item["current_period_end"] = self._period_end(item["price"], start)
-        end = subscription["items"]["data"][0]["current_period_end"]
-        invoice = self._invoice(account, subscription, "subscription_cycle", start, end)
-        subscription["latest_invoice"] = invoice["id"]
-        if invoice["status"] == "open" and subscription["collection_method"] == "charge_automatically":
-            subscription["status"] = "past_due"
+        self._start_period(account, subscription, start)
