@@ -213,11 +213,14 @@ def _stop_on_signals(stack: LocalStack) -> Iterator[None]:
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and
+    # Ctrl-C must stop the stack however it was started.
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         stack.stop()
 
 
