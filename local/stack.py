@@ -134,6 +134,8 @@ class LocalStack:
             "ADMIN_API_KEY": self.admin_api_key,
             "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "POWERTOOLS_METRICS_NAMESPACE": "SaasBillingLocal",
+            # No CloudWatch here to read EMF lines: keep the console for requests.
+            "POWERTOOLS_METRICS_DISABLED": "true",
         }
         if self.real_stripe_key:
             env["STRIPE_SECRET_KEY"] = self.real_stripe_key

@@ -33,6 +33,7 @@ os.environ.update({
     "STRIPE_MAX_RETRIES": "1",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_METRICS_NAMESPACE": "SaasBillingTests",
+    "POWERTOOLS_METRICS_DISABLED": "true",
 })
 os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
 os.environ.pop("STRIPE_SECRET_KEY", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -169,3 +170,16 @@ def test_the_owner_is_recognised_by_a_verified_email_too(catalog: dict[str, Any]
     assert invoke("GET", path, token=token("idp-123", email="admin@acme.example")).status == 200
     unverified = token("idp-123", email="admin@acme.example", email_verified=False)
     assert invoke("GET", path, token=unverified).status == 403
+
+
+def test_a_created_tenant_is_counted_as_a_business_metric(
+        catalog: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
+    capsys.readouterr()
+    invoke("POST", "/v1/admin/tenants", body=ACME, api_key=ADMIN_API_KEY)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    emitted = [line for line in lines if "TenantCreated" in line]
+    assert len(emitted) == 1
+    assert emitted[0]["TenantCreated"] == [1.0]
+    assert emitted[0]["tenant_type"] == "organization"
+    assert emitted[0]["stripe_account"] == "live"

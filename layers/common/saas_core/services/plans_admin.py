@@ -12,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from saas_core import stripe_gateway
+from saas_core import stripe_gateway, telemetry
 from saas_core.access import Principal
 from saas_core.clock import iso, utc_now
 from saas_core.errors import AppError, BadRequest, Conflict, InvalidInput, StripeUnavailable
@@ -75,6 +75,7 @@ def publish_plan(plan: Plan, actor: Principal, *, retryable: bool = True) -> Pla
         if not retryable:
             _retire_quietly(plan)
         raise
+    telemetry.count("PlanCreated", plan_type=plan.type.value)
     return plan
 
 
@@ -131,6 +132,7 @@ def update_plan(plan_id: str, data: PlanUpdateIn, actor: Principal) -> AdminPlan
     plans.save_edit(before, after, actor, new_version=after.plan_version != before.plan_version)
     if price_changed:
         _retire_old_prices(before)
+        telemetry.count("PlanRepriced", plan_type=after.type.value)
     return AdminPlanOut.of_plan(after)
 
 
@@ -186,3 +188,4 @@ def delete_plan(plan_id: str, actor: Principal) -> None:
     for account, prices in _distinct_prices(plan).items():
         stripe_gateway.archive_product(account, prices.product_id, prices)
     plans.delete(plan, actor)
+    telemetry.count("PlanDeleted", plan_type=plan.type.value)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from aws_lambda_powertools import Logger
 
-from saas_core import stripe_gateway
+from saas_core import stripe_gateway, telemetry
 from saas_core.access import Principal, Role
 from saas_core.clock import from_unix, iso, utc_now
 from saas_core.errors import AppError, Conflict, InvalidInput, NotEligible, StripeUnavailable
@@ -67,6 +67,7 @@ def create_tenant(data: TenantIn, actor: Principal, idempotency_key: str | None)
     except AppError:
         undo(tenant)
         raise
+    telemetry.count("TenantCreated", tenant_type=tenant.type.value, stripe_account=tenant.stripe_account)
     return tenant_views.tenant_details(tenant.id)
 
 
