@@ -9,7 +9,10 @@ import boto3
 import pytest
 
 from local.default_catalog import SEEDER
+from saas_core import stripe_gateway
 from saas_core.models.tenants import TenantIn
+from saas_core.repositories import dynamo
+from saas_core.repositories import plans as plans_repository
 from saas_core.services import tenants_admin
 from tests.support import ADMIN_API_KEY, invoke
 
@@ -249,3 +252,24 @@ def test_bad_list_queries_are_422(catalog: dict[str, Any], query: dict[str, str]
     reply = invoke("GET", "/v1/admin/plans", query=query, api_key=ADMIN_API_KEY)
     assert reply.status == 422
     assert field in reply.body["errors"]
+
+
+def test_a_subscription_arriving_during_a_delete_keeps_the_plan_and_its_stripe_prices(
+        catalog: dict[str, Any], monkeypatch: pytest.MonkeyPatch, stripe_sdk: Callable[[str], Any]) -> None:
+    archive = stripe_gateway.archive_product
+    arrived: list[bool] = []
+
+    def archive_while_someone_subscribes(account: str, product_id: str, prices: Any = None) -> None:
+        archive(account, product_id, prices)
+        if not arrived:
+            arrived.append(True)
+            dynamo.transact([plans_repository.count_subscription("pln_trial", +1)])
+
+    monkeypatch.setattr(stripe_gateway, "archive_product", archive_while_someone_subscribes)
+    reply = invoke("DELETE", "/v1/admin/plans/pln_trial", api_key=ADMIN_API_KEY)
+    assert reply.status == 400
+    assert reply.body["message"] == "Cannot delete plan with 1 active subscriptions"
+    ids = catalog["pln_trial"].stripe["live"]
+    sdk = stripe_sdk("live")
+    assert sdk.v1.products.retrieve(ids.product_id).active is True
+    assert sdk.v1.prices.retrieve(ids.monthly_price_id).active is True

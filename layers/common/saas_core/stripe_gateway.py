@@ -161,6 +161,17 @@ def deactivate_prices(prices: StripePrices, account: str) -> None:
         call("retire an old price", functools.partial(prices_service.update, price_id, params))
 
 
+def restore_product(account: str, prices: StripePrices) -> None:
+    """Undo archive_product when the local delete it preceded did not happen."""
+    price_params: PriceUpdateParams = {"active": True}
+    prices_service = client(account).v1.prices
+    for price_id in (prices.monthly_price_id, prices.annual_price_id):
+        call("restore a price", functools.partial(prices_service.update, price_id, price_params))
+    product_params: ProductUpdateParams = {"active": True}
+    call("restore the plan's product",
+         lambda: client(account).v1.products.update(prices.product_id, product_params))
+
+
 def archive_product(account: str, product_id: str, prices: StripePrices | None = None) -> None:
     """Stop offering the product (and its prices); existing subscriptions are unaffected."""
     if prices is not None:

@@ -128,8 +128,10 @@ def delete(plan: Plan, actor: Principal) -> None:
         current = get(plan.id)
         if current is None:
             raise NotFound("Plan not found") from None
-        raise BadRequest(
-            f"Cannot delete plan with {current.active_subscriptions} active subscriptions") from None
+        if current.active_subscriptions:
+            raise BadRequest(
+                f"Cannot delete plan with {current.active_subscriptions} active subscriptions") from None
+        raise
 
 
 def count_subscription(plan_id: str, delta: int) -> dynamo.Write:

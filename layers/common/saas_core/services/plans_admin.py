@@ -7,6 +7,8 @@ just made are retired again, best effort.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -101,10 +103,16 @@ def _retire_quietly(plan: Plan) -> None:
 
 
 def _archive_quietly(plan_id: str, account: str, product_id: str, prices: StripePrices | None) -> None:
+    _quietly(lambda: stripe_gateway.archive_product(account, product_id, prices),
+             "could not archive Stripe product", plan_id, account)
+
+
+def _quietly(step: Callable[[], None], failure: str, plan_id: str, account: str) -> None:
+    """A best-effort Stripe clean-up: its failure is logged, not raised."""
     try:
-        stripe_gateway.archive_product(account, product_id, prices)
+        step()
     except StripeUnavailable:
-        logger.warning("could not archive Stripe product", extra={"plan_id": plan_id, "account": account})
+        logger.warning(failure, extra={"plan_id": plan_id, "account": account})
 
 
 def _distinct_prices(plan: Plan) -> dict[str, StripePrices]:
@@ -172,11 +180,9 @@ def _new_prices(plan: Plan) -> dict[str, StripePrices]:
 
 def _retire_old_prices(before: Plan) -> None:
     for account, prices in _distinct_prices(before).items():
-        try:
-            stripe_gateway.deactivate_prices(prices, account)
-        except StripeUnavailable:
-            # Harmless if it stays active: the catalog no longer points at it.
-            logger.warning("could not deactivate old prices", extra={"plan_id": before.id, "account": account})
+        # Harmless if it stays active: the catalog no longer points at it.
+        _quietly(functools.partial(stripe_gateway.deactivate_prices, prices, account),
+                 "could not deactivate old prices", before.id, account)
 
 
 # ----------------------------------------------------------------- delete
@@ -185,7 +191,15 @@ def delete_plan(plan_id: str, actor: Principal) -> None:
     plan = plans.require(plan_id)
     if plan.active_subscriptions:
         raise BadRequest(f"Cannot delete plan with {plan.active_subscriptions} active subscriptions")
-    for account, prices in _distinct_prices(plan).items():
+    archived = _distinct_prices(plan)
+    for account, prices in archived.items():
         stripe_gateway.archive_product(account, prices.product_id, prices)
-    plans.delete(plan, actor)
+    try:
+        plans.delete(plan, actor)
+    except AppError:
+        # Someone subscribed meanwhile: the plan lives on, so must its prices.
+        for account, prices in archived.items():
+            _quietly(functools.partial(stripe_gateway.restore_product, account, prices),
+                     "could not restore Stripe product", plan.id, account)
+        raise
     telemetry.count("PlanDeleted", plan_type=plan.type.value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from saas_core.clock import iso, utc_now
 from saas_core.models.plans import PlanRef
-from saas_core.models.tenants import MemberOut, Subscription, SubscriptionOut, TenantOut
+from saas_core.models.tenants import Member, MemberOut, Subscription, SubscriptionOut, Tenant, TenantOut
 from saas_core.repositories import tenants
 from saas_core.services.catalog import plan_ref_by_id
 
@@ -19,12 +19,17 @@ def _subscription_out(subscription: Subscription, plan_refs: dict[str, PlanRef])
 
 def tenant_details(tenant_id: str) -> TenantOut:
     tenant = tenants.require(tenant_id)
-    plan_refs: dict[str, PlanRef] = {}
-    history = [_subscription_out(s, plan_refs) for s in tenants.subscriptions(tenant.id)]
+    return details_of(tenant, tenants.members(tenant.id), tenants.subscriptions(tenant.id), {})
+
+
+def details_of(tenant: Tenant, members: list[Member], subscriptions: list[Subscription],
+               plan_refs: dict[str, PlanRef]) -> TenantOut:
+    """The details view from records already in hand (a create has them all)."""
+    history = [_subscription_out(s, plan_refs) for s in subscriptions]
     active = None
     if tenant.subscription is not None and tenant.has_active_subscription:
         active = _subscription_out(tenant.subscription, plan_refs)
-    members = [MemberOut(**m.model_dump(exclude={"tenant_id"})) for m in tenants.members(tenant.id)]
+    members_out = [MemberOut(**m.model_dump(exclude={"tenant_id"})) for m in members]
     now = iso(utc_now())
     return TenantOut(
         id=tenant.id, name=tenant.name, email=tenant.email, phone=tenant.phone, type=tenant.type,
@@ -34,7 +39,7 @@ def tenant_details(tenant_id: str) -> TenantOut:
         trial_days_remaining=tenants.trial_days_remaining(tenant, now),
         billing_cycle=tenant.billing_cycle, chargeable=tenant.chargeable,
         stripe_customer_id=tenant.stripe_customer_id, has_active_subscription=tenant.has_active_subscription,
-        active_subscription=active, subscriptions=history, memberships=members,
+        active_subscription=active, subscriptions=history, memberships=members_out,
         memberships_count=tenant.members_count, subscriptions_count=tenant.subscriptions_count,
         version=tenant.version, created_at=tenant.created_at, updated_at=tenant.updated_at,
     )

@@ -15,6 +15,7 @@ from saas_core.models.plans import Plan
 from saas_core.models.tenants import Member, Subscription, Tenant, TenantIn, TenantOut, TenantStatus
 from saas_core.repositories import plans, tenants
 from saas_core.services import tenant_views
+from saas_core.services.catalog import plan_ref
 
 logger = Logger(child=True)
 
@@ -68,7 +69,8 @@ def create_tenant(data: TenantIn, actor: Principal, idempotency_key: str | None)
         undo(tenant)
         raise
     telemetry.count("TenantCreated", tenant_type=tenant.type.value, stripe_account=tenant.stripe_account)
-    return tenant_views.tenant_details(tenant.id)
+    history = [tenant.subscription] if tenant.subscription else []
+    return tenant_views.details_of(tenant, [owner], history, {plan.id: plan_ref(plan)})
 
 
 def _already_landed(tenant: Tenant) -> bool:
