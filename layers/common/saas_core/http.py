@@ -168,9 +168,11 @@ class ApiApp(APIGatewayRestResolver):
         def register(function: Callable[..., Any]) -> Callable[..., Any]:
             # Declared error responses replace Powertools' default success
             # entry, so the success model is declared here from the return type.
-            responses = {status_code: {"description": summary, "content": {
-                "application/json": {"model": typing.get_type_hints(function)["return"]}}},
-                **_error_responses(access)}
+            returns = typing.get_type_hints(function).get("return")
+            if returns is None:
+                raise TypeError(f"{function.__name__} must annotate its return type: it is the response schema")
+            responses = {status_code: {"description": summary, "content": {"application/json": {"model": returns}}},
+                         **_error_responses(access)}
             return self.route(rule, method.upper(), summary=summary, status_code=status_code, tags=tags,
                               security=_SECURITY_BY_ACCESS[access], responses=responses)(function)
 
