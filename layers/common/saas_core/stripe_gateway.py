@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import stripe
 
-from saas_core import secrets
+from saas_core import secrets, telemetry
 from saas_core.errors import StripeUnavailable
 from saas_core.settings import get_settings
 
@@ -81,10 +81,12 @@ def call(operation: str, request: Callable[[], R]) -> R:
             return request()
         except stripe.RateLimitError:
             if attempt == RATE_LIMIT_RETRIES:
+                telemetry.count("StripeCallFailed")
                 raise StripeUnavailable(f"Stripe rate limit hit while trying to {operation}") from None
             # Full jitter: concurrent functions must not retry in lockstep.
             time.sleep(random.uniform(0, RATE_LIMIT_BASE_DELAY_SECONDS * 2**attempt))  # noqa: S311
         except stripe.StripeError as error:
+            telemetry.count("StripeCallFailed")
             raise StripeUnavailable(f"Stripe failed to {operation}: {_safe_message(error)}") from error
     raise AssertionError("unreachable")
 
