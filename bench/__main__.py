@@ -34,7 +34,7 @@ BENCH_ENV = {
     "JWT_ISSUER": "bench", "JWT_AUDIENCE": "bench", "JWT_SECRET": "bench-secret-of-a-decent-length-0000",
     "ADMIN_API_KEY": "bench-admin-key", "STRIPE_LIVE_SECRET_KEY": "sk_live_bench",
     "STRIPE_TEST_SECRET_KEY": "sk_test_bench", "POWERTOOLS_LOG_LEVEL": "WARNING",
-    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "SaasBillingBench",
 }
 
 

@@ -7,6 +7,8 @@ whose change has already been made.
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools import Logger, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.exceptions import MetricValueError, SchemaValidationError
@@ -15,6 +17,9 @@ logger = Logger(child=True)
 
 
 def count(event: str, **dimensions: str) -> None:
+    # Powertools would still print an empty line per metric when disabled.
+    if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() == "true":
+        return
     try:
         with single_metric(name=event, unit=MetricUnit.Count, value=1) as metric:
             for name, value in dimensions.items():
