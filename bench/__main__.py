@@ -25,7 +25,7 @@ from typing import Any
 
 from local.template import Route, api_routes, load_template
 
-RUNS = 7
+RUNS = 9
 BASELINE = 'import boto3; boto3.client("dynamodb")'
 STRIPE_TARGET_RATIO = 2.0
 PLAIN_TARGET_RATIO = 1.5
