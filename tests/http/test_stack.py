@@ -39,7 +39,8 @@ def test_openapi_json_is_the_committed_document_and_the_docs_page_renders_it(sta
     assert request("GET", f"{stack.url}/docs/swagger-ui-bundle.min.js").status == 200
 
 
-def test_a_plan_is_created_with_its_stripe_prices_then_repriced(stack: Stack) -> None:
+def test_a_plan_is_created_with_its_stripe_prices_repriced_archived_and_kept_while_subscribed(
+        stack: Stack) -> None:
     body = {"name": "Scale", "type": "organization", "tier": "scale", "price_monthly": 499.00,
             "price_annual": 4990.00, "max_users": 100, "is_published": True}
     created = request("POST", f"{stack.url}/v1/admin/plans", body=body, headers=admin(stack))
@@ -54,6 +55,9 @@ def test_a_plan_is_created_with_its_stripe_prices_then_repriced(stack: Stack) ->
     assert sdk.v1.products.retrieve(product_id).metadata["plan_id"] == plan["id"]
     public = request("GET", f"{stack.url}/v1/plans/{plan['id']}")
     assert public.data["price_monthly"] == 499.0
+    subscriber = request("POST", f"{stack.url}/v1/admin/tenants", headers=admin(stack), body={
+        "name": "Early Bird", "email": "early@bird.example", "type": "organization", "plan_id": plan["id"],
+        "billing_cycle": "monthly"}).data
 
     updated = request("PUT", f"{stack.url}/v1/admin/plans/{plan['id']}", body={"price_monthly": 549},
                       headers=admin(stack))
@@ -62,6 +66,9 @@ def test_a_plan_is_created_with_its_stripe_prices_then_repriced(stack: Stack) ->
     new_price = sdk.v1.prices.retrieve(updated.data["stripe"]["live"]["monthly_price_id"])
     assert new_price.unit_amount == 54900
     assert sdk.v1.prices.retrieve(price.id).active is False
+    kept = sdk.v1.subscriptions.retrieve(subscriber["active_subscription"]["id"])
+    assert kept["items"].data[0].price.id == price.id, "an existing subscriber keeps the price it bought"
+    assert kept["items"].data[0].price.unit_amount == 49900
 
     archived = request("PUT", f"{stack.url}/v1/admin/plans/{plan['id']}", body={"is_archived": True},
                        headers=admin(stack))
@@ -69,8 +76,9 @@ def test_a_plan_is_created_with_its_stripe_prices_then_repriced(stack: Stack) ->
     assert request("GET", f"{stack.url}/v1/plans/{plan['id']}").status == 404
     assert sdk.v1.products.retrieve(product_id).active is False
 
-    deleted = request("DELETE", f"{stack.url}/v1/admin/plans/{plan['id']}", headers=admin(stack))
-    assert deleted.status == 200, deleted.body
+    refused = request("DELETE", f"{stack.url}/v1/admin/plans/{plan['id']}", headers=admin(stack))
+    assert refused.status == 400
+    assert refused.body["message"] == "Cannot delete plan with 1 active subscriptions"
 
 
 def test_a_tenant_is_created_with_customer_and_trial_and_its_owner_sees_the_plan(stack: Stack) -> None:
@@ -128,3 +136,22 @@ def test_stripe_failing_over_http_is_a_502_with_no_tenant_left(stack: Stack) -> 
         "name": "Umbrella", "email": "it@umbrella.example", "type": "personal", "plan_id": "pln_free",
         "billing_cycle": "monthly", "subdomain_preference": "umbrella"})
     assert again.status == 201, again.body
+
+
+def test_an_unused_plan_is_deleted_and_its_stripe_product_archived(stack: Stack) -> None:
+    body = {"name": "Pilot", "type": "personal", "tier": "pilot", "price_monthly": 5, "price_annual": 50}
+    plan = request("POST", f"{stack.url}/v1/admin/plans", body=body, headers=admin(stack)).data
+    deleted = request("DELETE", f"{stack.url}/v1/admin/plans/{plan['id']}", headers=admin(stack))
+    assert deleted.status == 200, deleted.body
+    assert request("GET", f"{stack.url}/v1/plans/{plan['id']}").status == 404
+    assert stack.stripe("test").v1.products.retrieve(plan["stripe"]["test"]["product_id"]).active is False
+
+
+def test_bad_input_over_http_is_a_422_naming_the_fields(stack: Stack) -> None:
+    reply = request("POST", f"{stack.url}/v1/admin/plans", headers=admin(stack),
+                    body={"name": "Bad", "type": "personal", "tier": "bad", "price_monthly": -1,
+                          "price_annual": "lots", "colour": "red"})
+    assert reply.status == 422
+    assert set(reply.body["errors"]) == {"price_monthly", "price_annual", "colour"}
+    assert "Bad" not in {plan["name"] for plan in request(
+        "GET", f"{stack.url}/v1/admin/plans", headers=admin(stack)).data["items"]}
