@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
 from saas_core.access import Role
+from saas_core.clock import parse_iso
 from saas_core.models.common import Email, Name, PlanId, Slug, StrictInput
 from saas_core.models.plans import BillingCycle, Limit, PlanRef, PlanType
 
@@ -95,6 +97,13 @@ class Tenant(BaseModel):
     @property
     def has_active_subscription(self) -> bool:
         return self.subscription is not None and self.subscription.status in LIVE_SUBSCRIPTION_STATUSES
+
+    def trial_days_remaining(self, now: datetime) -> int:
+        """Whole days left, a started day counting as one (seed 002's figure)."""
+        if self.subscription is None or self.subscription.trial_ends_at is None:
+            return 0
+        remaining = parse_iso(self.subscription.trial_ends_at) - now
+        return max(0, remaining.days + (1 if remaining.seconds else 0))
 
 
 # --------------------------------------------------------------- responses

@@ -7,7 +7,6 @@ import hashlib
 from typing import Any
 
 from saas_core.access import Principal, Role
-from saas_core.clock import parse_iso
 from saas_core.errors import Conflict, NotFound
 from saas_core.models.tenants import Member, Subscription, Tenant
 from saas_core.repositories import dynamo
@@ -206,9 +205,3 @@ def create(tenant: Tenant, owner: Member, actor: Principal, plan_subscription: d
 def subdomain_taken(subdomain: str) -> bool:
     return dynamo.get(_table(), f"SUBDOMAIN#{subdomain}", "SUBDOMAIN") is not None
 
-
-def trial_days_remaining(tenant: Tenant, now_iso: str) -> int:
-    if tenant.subscription is None or tenant.subscription.trial_ends_at is None:
-        return 0
-    remaining = parse_iso(tenant.subscription.trial_ends_at) - parse_iso(now_iso)
-    return max(0, remaining.days + (1 if remaining.seconds else 0))

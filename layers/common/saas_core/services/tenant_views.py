@@ -3,7 +3,7 @@ functions that only read never load the Stripe SDK."""
 
 from __future__ import annotations
 
-from saas_core.clock import iso, utc_now
+from saas_core.clock import utc_now
 from saas_core.models.plans import PlanRef
 from saas_core.models.tenants import Member, MemberOut, Subscription, SubscriptionOut, Tenant, TenantOut
 from saas_core.repositories import tenants
@@ -30,13 +30,12 @@ def details_of(tenant: Tenant, members: list[Member], subscriptions: list[Subscr
     if tenant.subscription is not None and tenant.has_active_subscription:
         active = _subscription_out(tenant.subscription, plan_refs)
     members_out = [MemberOut(**m.model_dump(exclude={"tenant_id"})) for m in members]
-    now = iso(utc_now())
     return TenantOut(
         id=tenant.id, name=tenant.name, email=tenant.email, phone=tenant.phone, type=tenant.type,
         status=tenant.status, subdomain_preference=tenant.subdomain_preference,
         plan=plan_refs.get(tenant.plan_id) or plan_ref_by_id(tenant.plan_id),
         is_on_trial=tenant.subscription is not None and tenant.subscription.status == "trialing",
-        trial_days_remaining=tenants.trial_days_remaining(tenant, now),
+        trial_days_remaining=tenant.trial_days_remaining(utc_now()),
         billing_cycle=tenant.billing_cycle, chargeable=tenant.chargeable,
         stripe_customer_id=tenant.stripe_customer_id, has_active_subscription=tenant.has_active_subscription,
         active_subscription=active, subscriptions=history, memberships=members_out,
