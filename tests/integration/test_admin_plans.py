@@ -203,6 +203,14 @@ def test_updating_a_missing_plan_is_404_and_a_forged_id_is_422(catalog: dict[str
     assert "plan_id" in reply.body["errors"]
 
 
+@pytest.mark.parametrize("field", ["name", "price_monthly", "limits", "is_archived"])
+def test_a_null_cannot_erase_a_plan_field(catalog: dict[str, Any], field: str) -> None:
+    reply = invoke("PUT", "/v1/admin/plans/pln_pro", body={field: None}, api_key=ADMIN_API_KEY)
+    assert reply.status == 422
+    assert field in reply.body["errors"]
+    assert invoke("GET", "/v1/plans/pln_pro").data["name"] == "Pro"
+
+
 def test_unknown_fields_on_update_are_refused(catalog: dict[str, Any]) -> None:
     reply = invoke("PUT", "/v1/admin/plans/pln_pro", body={"active_subscriptions": 0}, api_key=ADMIN_API_KEY)
     assert reply.status == 422

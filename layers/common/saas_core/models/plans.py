@@ -6,7 +6,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from saas_core.models.common import (
     METRIC_PATTERN,
@@ -135,6 +135,14 @@ class PlanUpdateIn(_PlanFields):
     feature_list: list[FeatureText] | None = Field(default=None, max_length=50)
     limits: dict[MetricName, Limit] | None = Field(default=None, max_length=30)
     version: int | None = Field(default=None, ge=1, description="Optimistic lock: refused with 409 when stale")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Optional means "may be left out", not "may be erased".
+        if value is None:
+            raise ValueError("cannot be null; leave the field out to keep it")
+        return value
 
 
 class StripePrices(BaseModel):
