@@ -1,9 +1,24 @@
 """The project's Stripe emulator: Stripe's HTTP API for the real `stripe` SDK.
 
-Stateful (products, prices, customers, subscriptions with several items,
-invoices, events), with separate test and live accounts by key, a clock
-tests can move, fault injection, and webhooks signed like Stripe's. See
-README.md ("Stripe") and server.py for the control endpoints.
+Stateful (products, prices, customers, payment methods, subscriptions with
+several items, invoices, events, webhook endpoints), with separate test and
+live accounts by key, a clock tests can move, fault injection, and webhooks
+signed like Stripe's. The /_emulator control endpoints are in control.py.
+
+    server.py        HTTP (stdlib ThreadingHTTPServer), one thread per request
+    emulator.py      the parts of one emulator wired together
+    api.py           one API request: faults, auth, idempotency, validation, expand
+    routes.py        the endpoints served, with their parameter schemas
+    forms.py         Stripe's bracket form encoding
+    params.py        parameter schemas: unknown, missing and malformed parameters
+    listing.py       list objects and pagination;  expand.py  `expand[]`
+    store.py         accounts (test, live), objects, events
+    catalog.py       products and prices;  customers.py;  payments.py (test cards)
+    subscriptions.py, subscription_changes.py, subscription_billing.py
+    invoices.py, invoice_actions.py;  events.py (events, webhook endpoints)
+    clock.py         time and calendar arithmetic;  renewals.py  what time brings
+    webhooks.py      signing and background delivery with retries
+    faults.py, control.py
 """
 
 from __future__ import annotations
@@ -11,36 +26,45 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from local.stripe_emulator.server import EmulatorServer, add_webhook_endpoint
+from local.stripe_emulator.emulator import Emulator
+from local.stripe_emulator.server import EmulatorServer
 from local.stripe_emulator.store import State
-from local.stripe_emulator.webhooks import Deliverer
+
+__all__ = ["EmulatorHandle", "build_server", "start_in_thread"]
+# How often serve_forever looks for a stop request: stop() waits up to this long.
+SHUTDOWN_POLL_SECONDS = 0.05
 
 
 @dataclass
 class EmulatorHandle:
     url: str
-    state: State
     server: EmulatorServer
+    thread: threading.Thread
+    webhook_secret: str | None = None  # of the endpoint given as webhook_url, if any
+
+    @property
+    def state(self) -> State:
+        """The in-memory store, for white-box use: hold `state.lock` while touching it."""
+        return self.server.emulator.state
 
     def stop(self) -> None:
-        self.server.control.released.set()
-        self.server.deliverer.stop()
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
+        self.thread.join(timeout=5)
 
 
 def build_server(host: str, port: int, *, webhook_url: str | None = None,
-                 webhook_secret: str | None = None) -> EmulatorServer:
-    state = State()
-    server = EmulatorServer((host, port), state, Deliverer(state))
-    if webhook_url:
-        for account in state.accounts.values():
-            add_webhook_endpoint(account, {"url": webhook_url, "enabled_events": ["*"]}, secret=webhook_secret)
-    return server
+                 webhook_secret: str | None = None) -> tuple[EmulatorServer, str | None]:
+    """The server (not yet serving) and the configured webhook endpoint's secret."""
+    emulator = Emulator()
+    secret = emulator.configure_webhook(webhook_url, webhook_secret) if webhook_url else None
+    return EmulatorServer((host, port), emulator), secret
 
 
-def start_in_thread(port: int = 0, *, webhook_url: str | None = None,
-                    webhook_secret: str | None = None, host: str = "127.0.0.1") -> EmulatorHandle:
-    server = build_server(host, port, webhook_url=webhook_url, webhook_secret=webhook_secret)
-    threading.Thread(target=server.serve_forever, name="stripe-emulator", daemon=True).start()
-    return EmulatorHandle(url=f"http://{host}:{server.server_address[1]}", state=server.state, server=server)
+def start_in_thread(port: int = 0, *, webhook_url: str | None = None, webhook_secret: str | None = None,
+                    host: str = "127.0.0.1") -> EmulatorHandle:
+    """An emulator serving on a daemon thread; port 0 picks a free port (see `.url`)."""
+    server, secret = build_server(host, port, webhook_url=webhook_url, webhook_secret=webhook_secret)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+                              name="stripe-emulator", daemon=True)
+    thread.start()
+    return EmulatorHandle(url=f"http://{host}:{server.port}", server=server, thread=thread, webhook_secret=secret)

@@ -1,37 +1,47 @@
-"""python -m local.stripe_emulator --port 12111 [--webhook-url URL --webhook-secret whsec_...]"""
+"""python -m local.stripe_emulator --port 12111 [--host 127.0.0.1] [--webhook-url URL --webhook-secret whsec_...]
+
+Serves until SIGINT or SIGTERM, then exits with status 0.
+"""
 
 from __future__ import annotations
 
 import argparse
 import signal
 import sys
+import threading
 from types import FrameType
 
-from local.stripe_emulator import build_server
+from local.stripe_emulator import SHUTDOWN_POLL_SECONDS, build_server
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local.stripe_emulator",
+                                     description="Stripe API emulator for the local stack and the tests.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=12111)
+    parser.add_argument("--webhook-url", help="send every event, signed, to this URL")
+    parser.add_argument("--webhook-secret", help="the whsec_... secret to sign with (needed with --webhook-url)")
+    args = parser.parse_args(argv)
+    if args.webhook_url and not args.webhook_secret:
+        parser.error("--webhook-url needs --webhook-secret (the receiver must know it)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Stripe API emulator for the local stack and the tests.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=12111)
-    parser.add_argument("--webhook-url")
-    parser.add_argument("--webhook-secret")
-    args = parser.parse_args(argv)
-    server = build_server(args.host, args.port, webhook_url=args.webhook_url, webhook_secret=args.webhook_secret)
+    args = parse_arguments(argv)
+    server, _ = build_server(args.host, args.port, webhook_url=args.webhook_url, webhook_secret=args.webhook_secret)
+    stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        # shutdown() waits for serve_forever to return, so it must not run on serve_forever's thread.
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=server.stop, name="stripe-emulator-stop").start()
 
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    print(f"stripe emulator listening on http://{args.host}:{server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.control.released.set()
-        server.deliverer.stop()
-        server.server_close()
+    print(f"stripe emulator listening on http://{args.host}:{server.port}", flush=True)
+    server.serve_forever(poll_interval=SHUTDOWN_POLL_SECONDS)
     return 0
 
 

@@ -1,103 +1,211 @@
-"""What each endpoint accepts. Anything else is refused the way Stripe does
-(400 parameter_unknown naming the parameter), and values are coerced from
-their form-encoded strings to the types Stripe documents."""
+"""What an endpoint accepts, as a schema of small specs.
+
+Every endpoint validates its whole request against one: a parameter it does
+not know is refused by its full bracket name (`items[0][bogus]`), as Stripe
+does, and values are coerced from their form-encoded strings to the types
+Stripe documents, with Stripe's error codes for the cheap cases.
+"""
 
 from __future__ import annotations
 
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from local.stripe_emulator.errors import invalid_parameter, missing_parameter, unknown_parameter
 
-# A spec is a type name, a nested mapping (an object), or a one-element list (an array of that spec).
-Spec = Any
-
-METADATA = "metadata"
-EXPAND = ["str"]
-
-
-def validate(params: dict[str, Any], schema: dict[str, Spec], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    for name in required:
-        if name not in params or params[name] in ("", None):
-            raise missing_parameter(name)
-    return _object(params, schema, prefix="")
+MAX_METADATA_KEYS = 50
+MAX_METADATA_KEY_LENGTH = 40
+MAX_METADATA_VALUE_LENGTH = 500
+_INTEGER = re.compile(r"-?\d+")
 
 
-def _name(prefix: str, key: str) -> str:
+def nested_name(prefix: str, key: str) -> str:
     return f"{prefix}[{key}]" if prefix else key
 
 
-def _object(value: Any, schema: dict[str, Spec], prefix: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise invalid_parameter(prefix, "expected an object")
-    coerced = {}
-    for key, item in value.items():
-        if key not in schema:
-            raise unknown_parameter(_name(prefix, key))
-        coerced[key] = _coerce(item, schema[key], _name(prefix, key))
-    return coerced
+def _refuse_empty(name: str) -> Exception:
+    return invalid_parameter(
+        name, f"You passed an empty string for '{name}'. We assume empty values are an attempt to unset a "
+              f"parameter; however '{name}' cannot be unset. You should remove '{name}' from your request or "
+              "supply a non-empty value.", code="parameter_invalid_empty")
 
 
-def _array(value: Any, spec: Spec, name: str) -> list[Any]:
-    if value == "":
-        return []
-    if not isinstance(value, list):
-        raise invalid_parameter(name, "expected an array")
-    return [_coerce(item, spec, f"{name}[{index}]") for index, item in enumerate(value)]
+class Spec(ABC):
+    @abstractmethod
+    def coerce(self, value: Any, name: str) -> Any:
+        """The value as the handler wants it, or a Stripe-shaped 400."""
 
 
-def _coerce(value: Any, spec: Spec, name: str) -> Any:
-    if isinstance(spec, dict):
-        return _object(value, spec, name)
-    if isinstance(spec, list):
-        return _array(value, spec[0], name)
-    if spec == METADATA:
+@dataclass(frozen=True)
+class Text(Spec):
+    # Stripe reads an empty string as "unset"; only some fields may be unset.
+    unsettable: bool = False
+    max_length: int = 5000
+
+    def coerce(self, value: Any, name: str) -> str | None:
+        if not isinstance(value, str):
+            raise invalid_parameter(name, f"Invalid string: {name} must be a string, not an object or array.")
         if value == "":
-            return {}
-        if not isinstance(value, dict) or any(not isinstance(v, str) for v in value.values()):
-            raise invalid_parameter(name, "metadata values must be strings")
+            if self.unsettable:
+                return None
+            raise _refuse_empty(name)
+        if len(value) > self.max_length:
+            raise invalid_parameter(name, f"Invalid string: {value[:30]}...; must be at most "
+                                          f"{self.max_length} characters")
         return value
-    if spec == "int":
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise invalid_parameter(name, "expected an integer", code="parameter_invalid_integer") from None
-    if spec == "bool":
+
+
+@dataclass(frozen=True)
+class Integer(Spec):
+    minimum: int | None = None
+    maximum: int | None = None
+
+    def coerce(self, value: Any, name: str) -> int:
+        if not isinstance(value, str) or not _INTEGER.fullmatch(value):
+            raise invalid_parameter(name, f"Invalid integer: {value}", code="parameter_invalid_integer")
+        number = int(value)
+        if self.minimum is not None and number < self.minimum:
+            raise invalid_parameter(name, f"This value must be greater than or equal to {self.minimum}.")
+        if self.maximum is not None and number > self.maximum:
+            raise invalid_parameter(name, f"This value must be less than or equal to {self.maximum}.")
+        return number
+
+
+@dataclass(frozen=True)
+class Boolean(Spec):
+    def coerce(self, value: Any, name: str) -> bool:
         if value not in ("true", "false"):
-            raise invalid_parameter(name, "expected a boolean")
-        return value == "true"
-    if spec == "str|int":
-        return value if value == "now" else _coerce(value, "int", name)
-    if not isinstance(value, str):
-        raise invalid_parameter(name, "expected a string")
-    return value
+            raise invalid_parameter(name, f"Invalid boolean: {value}")
+        return bool(value == "true")
 
 
-PRODUCT = {"name": "str", "description": "str", "metadata": METADATA, "active": "bool", "expand": EXPAND}
-PRICE_CREATE = {
-    "product": "str", "currency": "str", "unit_amount": "int", "nickname": "str", "lookup_key": "str",
-    "metadata": METADATA, "active": "bool", "tax_behavior": "str", "expand": EXPAND,
-    "recurring": {"interval": "str", "interval_count": "int", "usage_type": "str"},
+@dataclass(frozen=True)
+class Choice(Spec):
+    values: tuple[str, ...]
+    unsettable: bool = False
+
+    def coerce(self, value: Any, name: str) -> str | None:
+        text = Text(unsettable=self.unsettable).coerce(value, name)
+        if text is not None and text not in self.values:
+            raise invalid_parameter(name, f"Invalid {name}: must be one of {self._listed()}")
+        return text
+
+    def _listed(self) -> str:
+        if len(self.values) == 1:
+            return self.values[0]
+        return ", ".join(self.values[:-1]) + f", or {self.values[-1]}"
+
+
+@dataclass(frozen=True)
+class Timestamp(Spec):
+    """A unix time; some fields also take the word `now`."""
+
+    now_allowed: bool = False
+
+    def coerce(self, value: Any, name: str) -> int | str:
+        if self.now_allowed and value == "now":
+            return "now"
+        return Integer(minimum=0).coerce(value, name)
+
+
+@dataclass(frozen=True)
+class Metadata(Spec):
+    """Returns None for `metadata=` (unset every key); a key sent empty unsets that key."""
+
+    def coerce(self, value: Any, name: str) -> dict[str, str] | None:
+        if value == "":
+            return None
+        if not isinstance(value, dict):
+            raise invalid_parameter(name, "Invalid object: metadata must be a hash of keys and string values.")
+        if len(value) > MAX_METADATA_KEYS:
+            raise invalid_parameter(name, f"Invalid metadata: metadata can have at most {MAX_METADATA_KEYS} keys.")
+        for key, item in value.items():
+            self._check_entry(name, key, item)
+        return dict(value)
+
+    @staticmethod
+    def _check_entry(name: str, key: str, item: Any) -> None:
+        if not key or len(key) > MAX_METADATA_KEY_LENGTH:
+            raise invalid_parameter(nested_name(name, key), f"Invalid metadata: keys must be 1 to "
+                                                            f"{MAX_METADATA_KEY_LENGTH} characters.")
+        if not isinstance(item, str):
+            raise invalid_parameter(nested_name(name, key), "Invalid metadata: values must be strings.")
+        if len(item) > MAX_METADATA_VALUE_LENGTH:
+            raise invalid_parameter(nested_name(name, key), f"Invalid metadata: values must be at most "
+                                                            f"{MAX_METADATA_VALUE_LENGTH} characters.")
+
+
+@dataclass(frozen=True)
+class Array(Spec):
+    item: Spec
+    max_items: int | None = None
+
+    def coerce(self, value: Any, name: str) -> list[Any]:
+        if value == "":
+            return []  # an empty string unsets an array
+        entries = self._entries(value, name)
+        if self.max_items is not None and len(entries) > self.max_items:
+            raise invalid_parameter(name, f"Invalid array: {name} can have at most {self.max_items} entries.")
+        return [self.item.coerce(entry, f"{name}[{index}]") for index, entry in enumerate(entries)]
+
+    @staticmethod
+    def _entries(value: Any, name: str) -> list[Any]:
+        if isinstance(value, list):
+            return value
+        if isinstance(value, dict) and all(key.isdigit() for key in value):
+            return [value[key] for key in sorted(value, key=int)]
+        raise invalid_parameter(name, f"Invalid array: {name} must be an array.")
+
+
+@dataclass(frozen=True)
+class Obj(Spec):
+    fields: Mapping[str, Spec]
+    required: tuple[str, ...] = ()
+    unsettable: bool = False
+
+    def coerce(self, value: Any, name: str) -> dict[str, Any] | None:
+        if value == "" and self.unsettable:
+            return None
+        if not isinstance(value, dict):
+            raise invalid_parameter(name, f"Invalid object: {name} must be a hash.")
+        for key in value:
+            if key not in self.fields:
+                raise unknown_parameter(nested_name(name, key))
+        for key in self.required:
+            if key not in value:
+                raise missing_parameter(nested_name(name, key))
+        return {key: self.fields[key].coerce(item, nested_name(name, key)) for key, item in value.items()}
+
+
+@dataclass(frozen=True)
+class Range(Spec):
+    """List filters like `created`: an exact value or `created[gte]=...` bounds."""
+
+    bounds: Obj = field(default_factory=lambda: Obj({op: Integer() for op in ("gt", "gte", "lt", "lte")}))
+
+    def coerce(self, value: Any, name: str) -> dict[str, int]:
+        if isinstance(value, str):
+            exact = Integer().coerce(value, name)
+            return {"gte": exact, "lte": exact}
+        bounds = self.bounds.coerce(value, name)
+        return dict(bounds or {})
+
+
+def validate(params: dict[str, Any], schema: Obj) -> dict[str, Any]:
+    checked = schema.coerce(params, "")
+    return checked or {}
+
+
+EXPAND = Array(Text())
+PAGINATION: dict[str, Spec] = {
+    "limit": Integer(minimum=1, maximum=100), "starting_after": Text(), "ending_before": Text(),
+    "created": Range(), "expand": EXPAND,
 }
-PRICE_UPDATE = {"active": "bool", "nickname": "str", "metadata": METADATA, "lookup_key": "str", "expand": EXPAND}
-CUSTOMER = {
-    "email": "str", "name": "str", "phone": "str", "description": "str", "metadata": METADATA,
-    "payment_method": "str", "invoice_settings": {"default_payment_method": "str"}, "expand": EXPAND,
-}
-SUBSCRIPTION_ITEM = {"price": "str", "quantity": "int", "metadata": METADATA}
-SUBSCRIPTION_ITEM_UPDATE = {**SUBSCRIPTION_ITEM, "id": "str", "deleted": "bool"}
-SUBSCRIPTION_CREATE = {
-    "customer": "str", "items": [SUBSCRIPTION_ITEM], "metadata": METADATA, "trial_period_days": "int",
-    "trial_end": "str|int", "collection_method": "str", "days_until_due": "int", "payment_behavior": "str",
-    "proration_behavior": "str", "default_payment_method": "str", "cancel_at_period_end": "bool",
-    "billing_cycle_anchor": "int", "expand": EXPAND,
-}
-SUBSCRIPTION_UPDATE = {
-    "items": [SUBSCRIPTION_ITEM_UPDATE], "metadata": METADATA, "cancel_at_period_end": "bool",
-    "proration_behavior": "str", "trial_end": "str|int", "collection_method": "str", "days_until_due": "int",
-    "default_payment_method": "str", "payment_behavior": "str", "expand": EXPAND,
-}
-SUBSCRIPTION_CANCEL = {"invoice_now": "bool", "prorate": "bool", "expand": EXPAND}
-INVOICE_PAY = {"paid_out_of_band": "bool", "expand": EXPAND}
-INVOICE_ACTION = {"expand": EXPAND}
-WEBHOOK_ENDPOINT = {"url": "str", "enabled_events": ["str"], "description": "str", "metadata": METADATA}
-LIST = {"limit": "int", "starting_after": "str", "ending_before": "str", "expand": EXPAND}
+ONLY_EXPAND = Obj({"expand": EXPAND})
+
+
+def list_schema(**filters: Spec) -> Obj:
+    return Obj({**PAGINATION, **filters})

@@ -1,92 +1,144 @@
-"""Webhook delivery: signed exactly as Stripe signs, sent by a background
-thread (never inside the request that caused the event), retried a few times."""
+"""Webhook delivery: each event POSTed as JSON to each endpoint that wants it,
+signed exactly as Stripe signs, by one background thread (never inside the
+request that caused the event), retried with backoff when an endpoint fails."""
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
+import itertools
 import json
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from local.stripe_emulator.store import State
+from local.stripe_emulator.store import StripeObject, WebhookTarget
 
-ATTEMPTS = 3
-BACKOFF_SECONDS = 0.2
-TIMEOUT_SECONDS = 10
+MAX_ATTEMPTS = 4
+FIRST_RETRY_SECONDS = 0.25
+REQUEST_TIMEOUT_SECONDS = 5.0
+MAX_RECORDED_ATTEMPTS = 5000
+# Straight to the endpoint: an HTTP(S)_PROXY meant for the internet must not swallow local receivers.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def signature_header(payload: str, secret: str, timestamp: int) -> str:
+    """`t=<unix>,v1=<hex HMAC-SHA256 of "t.payload">`, what stripe.Webhook.construct_event verifies."""
     signed = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={signed}"
 
 
+@dataclass(order=True)
+class _Delivery:
+    due: float  # time.monotonic() at which to (re)try
+    sequence: int  # ties keep the order events were recorded in
+    target: WebhookTarget = field(compare=False)
+    event: StripeObject = field(compare=False)
+    payload: str = field(compare=False)
+    attempt: int = field(compare=False, default=1)
+
+
 class Deliverer:
-    def __init__(self, state: State) -> None:
-        self.state = state
-        self.attempts: list[dict[str, Any]] = []
-        self._wakeup = threading.Condition()
-        self._busy = False
+    def __init__(self, on_delivered: Callable[[StripeObject], None] | None = None) -> None:
+        self._on_delivered = on_delivered
+        self._queue: list[_Delivery] = []
+        self._sequence = itertools.count()
+        self._attempts: list[dict[str, Any]] = []
+        self._in_flight = 0
         self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="stripe-webhooks", daemon=True)
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="stripe-emulator-webhooks", daemon=True)
         self._thread.start()
 
-    def wake(self) -> None:
-        with self._wakeup:
-            self._wakeup.notify_all()
+    def enqueue(self, target: WebhookTarget, event: StripeObject) -> None:
+        # Serialized now: the payload is the event as recorded, whatever happens to the dict later.
+        delivery = _Delivery(time.monotonic(), next(self._sequence), target, event, json.dumps(event, indent=2))
+        with self._changed:
+            heapq.heappush(self._queue, delivery)
+            self._changed.notify_all()
+
+    def attempts(self) -> list[dict[str, Any]]:
+        with self._changed:
+            return list(self._attempts)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until nothing is queued or being sent (retries included); False if `timeout` ran out."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._queue or self._in_flight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+            return True
+
+    def clear(self) -> None:
+        with self._changed:
+            self._queue.clear()
+            self._attempts.clear()
+            self._changed.notify_all()
 
     def stop(self) -> None:
-        with self._wakeup:
+        with self._changed:
             self._stopped = True
-            self._wakeup.notify_all()
-
-    def flush(self, timeout_seconds: float = 30) -> None:
-        """Wait until every queued event has been delivered (or given up on)."""
-        deadline = time.monotonic() + timeout_seconds
-        with self._wakeup:
-            self._wakeup.notify_all()
-            while (self.state.outbox or self._busy) and time.monotonic() < deadline:
-                self._wakeup.wait(0.05)
-
-    def _next(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        with self._wakeup:
-            while not self._stopped:
-                with self.state.lock:
-                    if self.state.outbox:
-                        self._busy = True
-                        return self.state.outbox.pop(0)
-                self._busy = False
-                self._wakeup.notify_all()
-                self._wakeup.wait(0.5)
-        return None
+            self._queue.clear()
+            self._changed.notify_all()
+        self._thread.join(timeout=REQUEST_TIMEOUT_SECONDS + 1)
 
     def _run(self) -> None:
-        while (job := self._next()) is not None:
-            endpoint, event = job
-            self._deliver(endpoint, event)
+        while (delivery := self._next_due()) is not None:
+            status, error = _post(delivery)
+            self._finish(delivery, status, error)
 
-    def _deliver(self, endpoint: dict[str, Any], event: dict[str, Any]) -> None:
-        payload = json.dumps(event)
-        for attempt in range(1, ATTEMPTS + 1):
-            status = self._post(endpoint, payload)
-            self.attempts.append({"event_id": event["id"], "type": event["type"], "url": endpoint["url"],
-                                  "status": status, "attempt": attempt})
-            if 200 <= status < 300 or self._stopped:
-                return
-            time.sleep(BACKOFF_SECONDS * attempt)
+    def _next_due(self) -> _Delivery | None:
+        with self._changed:
+            while not self._stopped:
+                if self._queue and self._queue[0].due <= time.monotonic():
+                    self._in_flight += 1
+                    return heapq.heappop(self._queue)
+                wait = self._queue[0].due - time.monotonic() if self._queue else None
+                self._changed.wait(wait)
+        return None
 
-    def _post(self, endpoint: dict[str, Any], payload: str) -> int:
-        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "Stripe/1.0 (+emulator)",
-                   "Stripe-Signature": signature_header(payload, endpoint["secret"], int(time.time()))}
-        request = urllib.request.Request(endpoint["url"], data=payload.encode(), headers=headers,  # noqa: S310
-                                         method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 - configured URL
-                return int(response.status)
-        except urllib.error.HTTPError as error:
-            return int(error.code)
-        except OSError:
-            return 0
+    def _finish(self, delivery: _Delivery, status: int, error: str | None) -> None:
+        succeeded = 200 <= status < 300
+        # Before the delivery counts as done (flush waits for that), and outside self._changed:
+        # the callback takes the state lock, which is held while enqueue takes self._changed.
+        if succeeded and self._on_delivered is not None:
+            self._on_delivered(delivery.event)
+        with self._changed:
+            self._attempts.append({
+                "event_id": delivery.event["id"], "type": delivery.event["type"], "url": delivery.target.url,
+                "endpoint_id": delivery.target.endpoint_id, "status": status, "attempt": delivery.attempt,
+                "error": error})
+            del self._attempts[:-MAX_RECORDED_ATTEMPTS]
+            if not succeeded and delivery.attempt < MAX_ATTEMPTS and not self._stopped:
+                delivery.due = time.monotonic() + FIRST_RETRY_SECONDS * 2 ** (delivery.attempt - 1)
+                delivery.attempt += 1
+                heapq.heappush(self._queue, delivery)
+            self._in_flight -= 1
+            self._changed.notify_all()
+
+
+def _post(delivery: _Delivery) -> tuple[int, str | None]:
+    """POST one signed payload; (status, None), or (0, why) when there was no HTTP answer."""
+    # The signature carries wall-clock time, not the emulator's clock: receivers check it
+    # against their own clock (stripe.Webhook's 300 s tolerance).
+    headers = {"Content-Type": "application/json; charset=utf-8",
+               "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+               "Stripe-Signature": signature_header(delivery.payload, delivery.target.secret, int(time.time()))}
+    # The URL the endpoint was configured with (the API accepts only http and https ones).
+    request = urllib.request.Request(delivery.target.url, data=delivery.payload.encode(),  # noqa: S310
+                                     headers=headers, method="POST")
+    try:
+        with _DIRECT.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
+            return int(response.status), None
+    except urllib.error.HTTPError as refused:
+        return int(refused.code), None
+    except OSError as failure:
+        return 0, str(failure)

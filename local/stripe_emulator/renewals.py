@@ -1,0 +1,131 @@
+"""What happens as the emulator's clock moves forward: trials end, periods
+roll over and are invoiced, cancellations at period end take effect, unpaid
+first invoices expire, sent invoices fall overdue.
+
+Work is done in time order across every subscription of both modes, each
+step with the clock pinned at the moment it fell due, so a year's advance
+yields twelve monthly invoices dated as Stripe would date them.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from local.stripe_emulator import invoices, subscription_billing, subscriptions
+from local.stripe_emulator.clock import DAY
+from local.stripe_emulator.store import Account, State, StripeObject
+
+TRIAL_WILL_END_NOTICE = 3 * DAY
+INCOMPLETE_EXPIRES_AFTER = 23 * 3600
+RENEWING = ("active", "past_due", "unpaid")
+
+Step = Callable[[Account, StripeObject], None]
+
+
+def advance(state: State, target: int) -> None:
+    """Run everything due up to `target`, earliest first, then set the clock there. Call under state.lock."""
+    # A step changes only its own subscription (and that one's invoices), so after running
+    # one only that subscription's next step needs working out again.
+    queue = [due for account in state.accounts.values() for subscription in account.table("subscription").values()
+             if (due := _scheduled(account, subscription)) is not None]
+    heapq.heapify(queue)
+    start = state.clock.now()
+    while queue and queue[0].moment <= target:
+        due = heapq.heappop(queue)
+        # Something already overdue (a trial shorter than the 3-day notice) happens now, not in the past.
+        with state.clock.pinned_at(max(due.moment, start)):
+            due.step(due.account, due.subscription)
+        if (following := _scheduled(due.account, due.subscription)) is not None:
+            heapq.heappush(queue, following)
+    state.clock.move_to(target)
+
+
+@dataclass(order=True)
+class _Due:
+    moment: int
+    sequence: int  # ties run in the order subscriptions were created
+    account: Account = field(compare=False)
+    subscription: StripeObject = field(compare=False)
+    step: Step = field(compare=False)
+
+
+_sequence = itertools.count()
+
+
+def _scheduled(account: Account, subscription: StripeObject) -> _Due | None:
+    step = _next_step(account, subscription)
+    return None if step is None else _Due(step[0], next(_sequence), account, subscription, step[1])
+
+
+def _next_step(account: Account, subscription: StripeObject) -> tuple[int, Step] | None:
+    """The subscription's next scheduled change, if any. Each step changes what this returns."""
+    status = subscription["status"]
+    steps: list[tuple[int, Step]] = []
+    if status == "trialing":
+        if not account.private_of(subscription["id"]).get("trial_will_end_sent"):
+            steps.append((max(subscription["trial_end"] - TRIAL_WILL_END_NOTICE, subscription["trial_start"]),
+                          _warn_trial_ending))
+        steps.append((subscription["trial_end"], _end_trial))
+    elif status == "incomplete":
+        steps.append((subscription["created"] + INCOMPLETE_EXPIRES_AFTER, _expire))
+    elif status in RENEWING:
+        steps.append((subscriptions.current_period(subscription)[1], _renew))
+        overdue_at = _overdue_at(account, subscription)
+        if status == "active" and overdue_at is not None:
+            steps.append((overdue_at, _fall_overdue))
+    return min(steps, key=lambda step: step[0]) if steps else None
+
+
+def _overdue_at(account: Account, subscription: StripeObject) -> int | None:
+    """When a sent invoice that is still open passes its due date."""
+    invoice = account.find("invoice", subscription["latest_invoice"] or "")
+    if invoice is None or invoice["status"] != "open" or invoice["due_date"] is None:
+        return None
+    return int(invoice["due_date"])
+
+
+def _warn_trial_ending(account: Account, subscription: StripeObject) -> None:
+    account.private_of(subscription["id"])["trial_will_end_sent"] = True
+    account.emit("customer.subscription.trial_will_end", subscription)
+
+
+def _end_trial(account: Account, subscription: StripeObject) -> None:
+    before = copy.deepcopy(subscription)
+    trial = (subscription["trial_start"], subscription["trial_end"])
+    subscription["status"] = "active"
+    subscriptions.set_period(subscription, subscriptions.next_period(subscription, trial[1]))
+    subscription_billing.invoice_period(account, subscription, reason="subscription_cycle", charge=True, closes=trial)
+    account.emit_update("customer.subscription.updated", subscription, before)
+
+
+def _renew(account: Account, subscription: StripeObject) -> None:
+    ended = subscriptions.current_period(subscription)
+    cancel_at = subscription["cancel_at"]
+    if subscription["cancel_at_period_end"] or (cancel_at is not None and cancel_at <= ended[1]):
+        subscriptions.end_now(account, subscription)
+        return
+    before = copy.deepcopy(subscription)
+    subscriptions.set_period(subscription, subscriptions.next_period(subscription, ended[1]))
+    subscription_billing.invoice_period(account, subscription, reason="subscription_cycle", charge=True, closes=ended)
+    account.emit_update("customer.subscription.updated", subscription, before)
+
+
+def _expire(account: Account, subscription: StripeObject) -> None:
+    """An unpaid first invoice after 23 hours: the subscription ends as incomplete_expired, the invoice is voided."""
+    before = copy.deepcopy(subscription)
+    invoice = account.find("invoice", subscription["latest_invoice"] or "")
+    if invoice is not None and invoice["status"] == "open":
+        invoices.void(account, invoice)
+    now = account.now()
+    subscription.update(status="incomplete_expired", ended_at=now, canceled_at=now)
+    account.emit_update("customer.subscription.updated", subscription, before)
+
+
+def _fall_overdue(account: Account, subscription: StripeObject) -> None:
+    before = copy.deepcopy(subscription)
+    subscription["status"] = "past_due"
+    account.emit_update("customer.subscription.updated", subscription, before)

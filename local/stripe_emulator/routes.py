@@ -1,0 +1,116 @@
+"""Which Stripe endpoints the emulator serves: method, path, accepted parameters, handler."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from local.stripe_emulator import (
+    catalog,
+    customers,
+    events,
+    invoice_actions,
+    invoices,
+    payments,
+    subscription_changes,
+    subscriptions,
+)
+from local.stripe_emulator.errors import StripeApiError
+from local.stripe_emulator.params import ONLY_EXPAND, Obj
+from local.stripe_emulator.store import Account, StripeObject
+
+Handler = Callable[[Account, dict[str, Any], tuple[str, ...]], StripeObject]
+
+
+def with_params(function: Callable[[Account, dict[str, Any]], StripeObject]) -> Handler:
+    return lambda account, params, ids: function(account, params)
+
+
+def with_id(function: Callable[[Account, str], StripeObject]) -> Handler:
+    return lambda account, params, ids: function(account, ids[0])
+
+
+def with_id_and_params(function: Callable[[Account, str, dict[str, Any]], StripeObject]) -> Handler:
+    return lambda account, params, ids: function(account, ids[0], params)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # `{id}` stands for one path segment
+    schema: Obj
+    handler: Handler
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(re.sub(r"\\\{id\\\}", "([^/]+)", re.escape(self.path)) + "$")
+
+
+ROUTES = [
+    Route("POST", "/v1/products", catalog.PRODUCT_CREATE, with_params(catalog.create_product)),
+    Route("GET", "/v1/products", catalog.PRODUCT_LIST, with_params(catalog.list_products)),
+    Route("GET", "/v1/products/{id}", ONLY_EXPAND, with_id(catalog.retrieve_product)),
+    Route("POST", "/v1/products/{id}", catalog.PRODUCT_UPDATE, with_id_and_params(catalog.update_product)),
+    Route("DELETE", "/v1/products/{id}", Obj({}), with_id(catalog.delete_product)),
+
+    Route("POST", "/v1/prices", catalog.PRICE_CREATE, with_params(catalog.create_price)),
+    Route("GET", "/v1/prices", catalog.PRICE_LIST, with_params(catalog.list_prices)),
+    Route("GET", "/v1/prices/{id}", ONLY_EXPAND, with_id(catalog.retrieve_price)),
+    Route("POST", "/v1/prices/{id}", catalog.PRICE_UPDATE, with_id_and_params(catalog.update_price)),
+
+    Route("POST", "/v1/customers", customers.CUSTOMER_CREATE, with_params(customers.create_customer)),
+    Route("GET", "/v1/customers", customers.CUSTOMER_LIST, with_params(customers.list_customers)),
+    Route("GET", "/v1/customers/{id}", ONLY_EXPAND, with_id(customers.retrieve_customer)),
+    Route("POST", "/v1/customers/{id}", customers.CUSTOMER_UPDATE, with_id_and_params(customers.update_customer)),
+    Route("DELETE", "/v1/customers/{id}", Obj({}), with_id(customers.delete_customer)),
+    Route("GET", "/v1/customers/{id}/payment_methods", payments.CUSTOMER_PAYMENT_METHOD_LIST,
+          lambda account, params, ids: payments.list_methods(account, params, customer_id=ids[0])),
+
+    Route("GET", "/v1/payment_methods", payments.PAYMENT_METHOD_LIST, with_params(payments.list_methods)),
+    Route("GET", "/v1/payment_methods/{id}", ONLY_EXPAND, with_id(payments.retrieve)),
+    Route("POST", "/v1/payment_methods/{id}/attach", payments.ATTACH, with_id_and_params(payments.attach)),
+    Route("POST", "/v1/payment_methods/{id}/detach", payments.DETACH, with_id_and_params(payments.detach)),
+
+    Route("POST", "/v1/subscriptions", subscriptions.SUBSCRIPTION_CREATE,
+          with_params(subscriptions.create_subscription)),
+    Route("GET", "/v1/subscriptions", subscriptions.SUBSCRIPTION_LIST, with_params(subscriptions.list_subscriptions)),
+    Route("GET", "/v1/subscriptions/{id}", ONLY_EXPAND, with_id(subscriptions.retrieve_subscription)),
+    Route("POST", "/v1/subscriptions/{id}", subscription_changes.SUBSCRIPTION_UPDATE,
+          with_id_and_params(subscription_changes.update_subscription)),
+    Route("DELETE", "/v1/subscriptions/{id}", subscription_changes.SUBSCRIPTION_CANCEL,
+          with_id_and_params(subscription_changes.cancel_subscription)),
+    Route("GET", "/v1/subscription_items", subscriptions.SUBSCRIPTION_ITEM_LIST,
+          with_params(subscriptions.list_items)),
+    Route("GET", "/v1/subscription_items/{id}", ONLY_EXPAND, with_id(subscriptions.retrieve_item)),
+
+    Route("GET", "/v1/invoices", invoices.INVOICE_LIST, with_params(invoices.list_invoices)),
+    Route("GET", "/v1/invoices/{id}", ONLY_EXPAND, with_id(invoices.retrieve_invoice)),
+    Route("GET", "/v1/invoices/{id}/lines", invoices.INVOICE_LINES_LIST, with_id_and_params(invoices.list_lines)),
+    Route("POST", "/v1/invoices/{id}/finalize", invoices.INVOICE_FINALIZE,
+          with_id_and_params(invoice_actions.finalize_invoice)),
+    Route("POST", "/v1/invoices/{id}/pay", invoices.INVOICE_PAY, with_id_and_params(invoice_actions.pay_invoice)),
+    Route("POST", "/v1/invoices/{id}/void", ONLY_EXPAND, with_id_and_params(invoice_actions.void_invoice)),
+    Route("POST", "/v1/invoices/{id}/mark_uncollectible", ONLY_EXPAND,
+          with_id_and_params(invoice_actions.mark_uncollectible)),
+
+    Route("GET", "/v1/events", events.EVENT_LIST, with_params(events.list_events)),
+    Route("GET", "/v1/events/{id}", ONLY_EXPAND, with_id(events.retrieve_event)),
+
+    Route("POST", "/v1/webhook_endpoints", events.ENDPOINT_CREATE, with_params(events.create_endpoint)),
+    Route("GET", "/v1/webhook_endpoints", events.ENDPOINT_LIST, with_params(events.list_endpoints)),
+    Route("GET", "/v1/webhook_endpoints/{id}", ONLY_EXPAND, with_id(events.retrieve_endpoint)),
+    Route("POST", "/v1/webhook_endpoints/{id}", events.ENDPOINT_UPDATE, with_id_and_params(events.update_endpoint)),
+    Route("DELETE", "/v1/webhook_endpoints/{id}", Obj({}), with_id(events.delete_endpoint)),
+]
+_COMPILED = [(route, route.pattern) for route in ROUTES]
+
+
+def find(method: str, path: str) -> tuple[Route, tuple[str, ...]]:
+    for route, pattern in _COMPILED:
+        match = pattern.match(path)
+        if match and route.method == method:
+            return route, match.groups()
+    raise StripeApiError(404, f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
+                              "or we can help at https://support.stripe.com/.")
