@@ -4,41 +4,71 @@ writes them), its route matching, and the Lambda context object."""
 
 from __future__ import annotations
 
+import base64
 import json
-import time
 import urllib.parse
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from time import monotonic
 from typing import Any
 
-from local.template import Route
+from local.template import LOCAL_ACCOUNT_ID, LOCAL_REGION, Route
 
 API_ID = "1234567890"
-ACCOUNT_ID = "123456789012"
+ACCOUNT_ID = LOCAL_ACCOUNT_ID
+ANY_METHOD = "ANY"
+
+Values = Mapping[str, str | list[str]]
+
+
+# ------------------------------------------------------------------ events
+
+def _as_lists(values: Values | None) -> dict[str, list[str]]:
+    return {name: list(value) if isinstance(value, list) else [value] for name, value in (values or {}).items()}
+
+
+def _last_values(values: Mapping[str, list[str]]) -> dict[str, str]:
+    # API Gateway keeps the last of repeated values in the single-value maps.
+    return {name: listed[-1] for name, listed in values.items() if listed}
+
+
+def _event_body(body: str | bytes | dict[str, Any] | None) -> tuple[str | None, bool]:
+    """The body as the event carries it, and whether that is base64."""
+    if isinstance(body, dict):
+        return json.dumps(body), False
+    if isinstance(body, bytes):
+        try:
+            return body.decode(), False
+        except UnicodeDecodeError:
+            # As API Gateway does for a binary media type: text would mangle it.
+            return base64.b64encode(body).decode(), True
+    return body, False
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    return next((value for key, value in headers.items() if key.lower() == name.lower()), None)
 
 
 def rest_event(method: str, path: str, *, resource: str | None = None, path_parameters: dict[str, str] | None = None,
-               headers: dict[str, str] | None = None, query: Mapping[str, str | list[str]] | None = None,
+               headers: Values | None = None, query: Values | None = None,
                body: str | bytes | dict[str, Any] | None = None, stage: str = "local",
                request_id: str | None = None, source_ip: str = "127.0.0.1") -> dict[str, Any]:
+    """A REST API proxy event. Headers and query values may be lists (repeated); `path` is as requested
+    (not decoded), pathParameters decoded, as API Gateway does."""
     request_id = request_id or str(uuid.uuid4())
-    headers = dict(headers or {})
-    multi_query = {name: value if isinstance(value, list) else [value] for name, value in (query or {}).items()}
-    if isinstance(body, dict):
-        body = json.dumps(body)
-    if isinstance(body, bytes):
-        body = body.decode()
-    now = datetime.now(UTC)
+    multi_headers, multi_query = _as_lists(headers), _as_lists(query)
+    single_headers = _last_values(multi_headers)
+    event_body, is_base64 = _event_body(body)
     resource = resource or path
+    now = datetime.now(UTC)
     return {
         "resource": resource,
         "path": path,
         "httpMethod": method.upper(),
-        "headers": headers or None,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()} or None,
-        # API Gateway keeps the last value of a repeated query parameter here.
-        "queryStringParameters": {name: values[-1] for name, values in multi_query.items()} or None,
+        "headers": single_headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": _last_values(multi_query) or None,
         "multiValueQueryStringParameters": multi_query or None,
         "pathParameters": path_parameters or None,
         "stageVariables": None,
@@ -59,67 +89,102 @@ def rest_event(method: str, path: str, *, resource: str | None = None, path_para
                 "cognitoIdentityPoolId": None, "accountId": None, "cognitoIdentityId": None, "caller": None,
                 "sourceIp": source_ip, "principalOrgId": None, "accessKey": None,
                 "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None, "userArn": None,
-                "userAgent": headers.get("User-Agent", "local"), "user": None,
+                "userAgent": _header(single_headers, "User-Agent"), "user": None,
             },
-            "domainName": f"{API_ID}.execute-api.us-east-1.amazonaws.com",
+            "domainName": f"{API_ID}.execute-api.{LOCAL_REGION}.amazonaws.com",
             "apiId": API_ID,
         },
-        "body": body,
-        "isBase64Encoded": False,
+        "body": event_body,
+        "isBase64Encoded": is_base64,
     }
 
 
+def scheduled_event(rule_arn: str, time: datetime) -> dict[str, Any]:
+    """The event EventBridge sends a schedule's target."""
+    return {
+        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": ACCOUNT_ID, "time": time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": LOCAL_REGION, "resources": [rule_arn], "detail": {},
+    }
+
+
+# ---------------------------------------------------------------- matching
+
 def _segments(path: str) -> list[str]:
-    return [segment for segment in path.strip("/").split("/") if segment != ""]
+    return [segment for segment in path.split("/") if segment]
 
 
-def _match(route_path: str, path: str) -> dict[str, str] | None:
+def _is_parameter(segment: str) -> bool:
+    return segment.startswith("{") and segment.endswith("}")
+
+
+def _is_greedy(segment: str) -> bool:
+    return segment.startswith("{") and segment.endswith("+}")
+
+
+def _match_path(route_path: str, path: str) -> dict[str, str] | None:
+    """The path parameters when `path` is one of the route's, else None."""
     wanted, given = _segments(route_path), _segments(path)
-    if len(wanted) != len(given):
-        return None
     parameters: dict[str, str] = {}
-    for pattern, segment in zip(wanted, given, strict=True):
-        if pattern.startswith("{") and pattern.endswith("}"):
-            parameters[pattern[1:-1]] = urllib.parse.unquote(segment)
-        elif pattern != segment:
+    for position, pattern in enumerate(wanted):
+        if _is_greedy(pattern):  # {proxy+}: one or more segments, the rest of the path
+            rest = given[position:]
+            if not rest:
+                return None
+            parameters[pattern[1:-2]] = urllib.parse.unquote("/".join(rest))
+            return parameters
+        if position >= len(given):
             return None
-    return parameters
+        if _is_parameter(pattern):
+            parameters[pattern[1:-1]] = urllib.parse.unquote(given[position])
+        elif pattern != given[position]:
+            return None
+    return parameters if len(wanted) == len(given) else None
 
 
-def _specificity(route: Route) -> tuple[int, ...]:
-    # Literal segments beat {param} segments, position by position.
-    return tuple(0 if segment.startswith("{") else 1 for segment in _segments(route.path))
+def _specificity(route: Route) -> tuple[tuple[int, ...], bool]:
+    # Position by position a literal segment beats {param}, which beats {proxy+};
+    # then a route's own method beats its ANY.
+    ranks = tuple(0 if _is_greedy(segment) else 1 if _is_parameter(segment) else 2
+                  for segment in _segments(route.path))
+    return ranks, route.method != ANY_METHOD
 
 
-def match_route(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-    candidates = [(route, params) for route in routes if route.method == method.upper()
-                  for params in [_match(route.path, path)] if params is not None]
+def routes_for_path(routes: Iterable[Route], path: str) -> list[tuple[Route, dict[str, str]]]:
+    """Every route whose path matches, whatever its method."""
+    return [(route, parameters) for route in routes
+            for parameters in [_match_path(route.path, path)] if parameters is not None]
+
+
+def match_route(routes: Iterable[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The route API Gateway would pick for the request, with its decoded path parameters."""
+    method = method.upper()
+    candidates = [(route, parameters) for route, parameters in routes_for_path(routes, path)
+                  if route.method in (method, ANY_METHOD)]
     if not candidates:
         return None
+    # Among the routes with this method (or ANY) the most specific wins. A route with another method on
+    # a more specific path does not shadow it: GET /v1/plans/compare reaches /v1/plans/{plan_id}.
     return max(candidates, key=lambda candidate: _specificity(candidate[0]))
 
+
+# ----------------------------------------------------------------- context
 
 class LambdaContext:
     """What the Lambda runtime passes as `context`, as far as Powertools reads it."""
 
     def __init__(self, function_name: str = "local-function", timeout_seconds: float = 28,
-                 memory_limit_in_mb: int = 512) -> None:
+                 memory_limit_in_mb: int = 512, aws_request_id: str | None = None) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{function_name}"
+        self.invoked_function_arn = f"arn:aws:lambda:{LOCAL_REGION}:{ACCOUNT_ID}:function:{function_name}"
         self.memory_limit_in_mb = memory_limit_in_mb
-        self.aws_request_id = str(uuid.uuid4())
+        self.aws_request_id = aws_request_id or str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
-        self._deadline = time.monotonic() + timeout_seconds
+        self.identity: Any = None
+        self.client_context: Any = None
+        self._deadline = monotonic() + timeout_seconds
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-def scheduled_event(rule_arn: str, moment: datetime) -> dict[str, Any]:
-    return {
-        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": ACCOUNT_ID, "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
-        "resources": [rule_arn], "detail": {},
-    }
+        return max(0, int((self._deadline - monotonic()) * 1000))
