@@ -1,4 +1,9 @@
-"""moto's DynamoDB server for the local stack, with two workarounds.
+"""moto's DynamoDB server for the local stack: as strict as DynamoDB, with two workarounds.
+
+- Strict: every DynamoDB request first goes through `local.strict_dynamodb`, the
+  same check the in-process tests use, and what DynamoDB refuses is answered as
+  DynamoDB answers it (reserved words, unused placeholders, limits, item and
+  number sizes, client request tokens), before moto sees it.
 
 - One request at a time: `moto_server` serves on many threads, but moto's
   backend is not thread-safe (concurrent TransactWriteItems fail with
@@ -15,16 +20,28 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import io
+import json
 import logging
 import os
+import re
 import sys
 import types
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto.dynamodb import models
 from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
+
+from local import strict_dynamodb
+
+DYNAMODB_TARGET_PREFIX = "DynamoDB_20120810."
+MOTO_RESET_PATH = "/moto-api/reset"
+_CREDENTIAL_REGION = re.compile(r"Credential=[^/,]+/[^/,]+/([^/,]+)/")
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def _back_up_each_table_once() -> None:
@@ -49,6 +66,91 @@ def _back_up_each_table_once() -> None:
     models.DynamoDBBackend.transact_write_items = patched  # type: ignore[method-assign]
 
 
+class StrictDynamoDBMiddleware:
+    """Runs `strict_dynamodb` in front of moto's server app: a refusal is answered as
+    DynamoDB answers it (HTTP 400, DynamoDB's JSON error), so botocore raises the same
+    ClientError as against AWS; anything else reaches moto, and its answer is learnt
+    from (client request tokens)."""
+
+    def __init__(self, app: WsgiApp, checker: strict_dynamodb.StrictDynamoDB = strict_dynamodb.checker) -> None:
+        self.app = app
+        self.checker = checker
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == MOTO_RESET_PATH:
+            self.checker.reset()  # moto forgets its tables: tokens go with them
+        operation = _dynamodb_operation(environ)
+        request = _json_body(environ) if operation else None
+        if operation is None or request is None:
+            return self.app(environ, start_response)
+        answer = self.checker.before(operation, request, strict_dynamodb.MotoTables(_region(environ)))
+        if answer is None:
+            status, headers, body = _call(self.app, environ)
+            answer_code = _error_code(body) if status >= 300 else None
+        else:
+            status, headers, body = answer.status, _headers(answer.encoded()), answer.encoded()
+            answer_code = answer.error_code
+        self.checker.after(operation, request, status, answer_code)
+        start_response(_status_line(status), headers)
+        return [body]
+
+
+def _dynamodb_operation(environ: dict[str, Any]) -> str | None:
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    return target.removeprefix(DYNAMODB_TARGET_PREFIX) if target.startswith(DYNAMODB_TARGET_PREFIX) else None
+
+
+def _json_body(environ: dict[str, Any]) -> dict[str, Any] | None:
+    """The decoded body, put back for moto to read; None if it is not a JSON object."""
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    return request if isinstance(request, dict) else None
+
+
+def _region(environ: dict[str, Any]) -> str | None:
+    match = _CREDENTIAL_REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return match.group(1) if match else None
+
+
+def _call(app: WsgiApp, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    started: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
+        started.update(status=int(status.split(" ", 1)[0]), headers=headers)
+        return lambda data: None  # the write() callable: moto never uses it
+
+    chunks = app(environ, start_response)
+    try:
+        body = b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close:
+            close()
+    return started["status"], started["headers"], body
+
+
+def _error_code(body: bytes) -> str | None:
+    try:
+        error_type = json.loads(body).get("__type")
+    except (ValueError, AttributeError):
+        return None
+    return str(error_type).rsplit("#", 1)[-1] if error_type else None
+
+
+def _headers(body: bytes) -> list[tuple[str, str]]:
+    return [("Content-Type", strict_dynamodb.CONTENT_TYPE), ("Content-Length", str(len(body)))]
+
+
+def _status_line(status: int) -> str:
+    from http import HTTPStatus
+
+    return f"{status} {HTTPStatus(status).phrase}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -58,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     _back_up_each_table_once()
     with contextlib.suppress(KeyboardInterrupt):
-        run_simple(args.host, args.port, DomainDispatcherApplication(create_backend_app), threaded=False)
+        app = StrictDynamoDBMiddleware(DomainDispatcherApplication(create_backend_app))
+        run_simple(args.host, args.port, app, threaded=False)
     return 0
 
 
