@@ -397,9 +397,9 @@ def check_number(text: str) -> Refusal | None:
         return None
     if significant_digits(number) > MAX_NUMBER_DIGITS:
         return _invalid("Attempting to store more than 38 significant digits in a Number")
-    if abs(number) > LARGEST_NUMBER:
+    if number.copy_abs() > LARGEST_NUMBER:
         return _invalid("Number overflow. Attempting to store a number with magnitude larger than supported range")
-    if number and abs(number) < SMALLEST_NUMBER:
+    if number and number.copy_abs() < SMALLEST_NUMBER:
         return _invalid("Number underflow. Attempting to store a number with magnitude smaller than supported range")
     return None
 

@@ -10,9 +10,14 @@ from typing import Any
 
 import pytest
 
+from local import strict_dynamodb
 from local.invoke import cold_start
 from local.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER
 from tests.support import ADMIN_API_KEY, JWT_SECRET, TABLE_NAMES
+
+# moto in-process refuses what DynamoDB refuses, as the local stack's server does;
+# installed before any botocore session exists, so every client gets it.
+strict_dynamodb.install_botocore_hook()
 
 # Set before anything reads settings: what template.yaml and the local stack give the functions.
 os.environ.update({
@@ -60,6 +65,7 @@ def aws(stripe_emulator: Any) -> Iterator[None]:
     urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - loopback emulator
         f"{stripe_emulator.url}/_emulator/reset", method="POST")).close()
     with mock_aws():
+        strict_dynamodb.reset()  # a fresh moto remembers no client request token
         cold_start()
         create_tables(boto3.client("dynamodb", region_name="us-east-1"), TABLE_NAMES)
         yield
