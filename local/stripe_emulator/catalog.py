@@ -6,7 +6,7 @@ import copy
 import re
 from typing import Any
 
-from local.stripe_emulator.errors import invalid_parameter, state_error
+from local.stripe_emulator.errors import StripeApiError, invalid_parameter, state_error
 from local.stripe_emulator.listing import equals, list_kind
 from local.stripe_emulator.params import (
     EXPAND,
@@ -27,7 +27,8 @@ MAX_UNIT_AMOUNT = 99_999_999
 _CURRENCY = re.compile(r"[a-z]{3}")
 
 PRODUCT_CREATE = Obj({
-    "name": Text(), "description": Text(), "metadata": Metadata(), "active": Boolean(), "expand": EXPAND,
+    "id": Text(), "name": Text(), "description": Text(), "metadata": Metadata(), "active": Boolean(),
+    "expand": EXPAND,
 }, required=("name",))
 PRODUCT_UPDATE = Obj({
     "name": Text(), "description": Text(unsettable=True), "metadata": Metadata(), "active": Boolean(),
@@ -55,12 +56,16 @@ PRICE_LIST = list_schema(product=Text(), active=Boolean(), type=Choice(("one_tim
 
 
 def create_product(account: Account, params: dict[str, Any]) -> StripeObject:
+    """A caller may choose the id; Stripe refuses one that is taken."""
+    if "id" in params and account.find("product", params["id"]) is not None:
+        raise StripeApiError(400, "Product already exists.", code="resource_already_exists", param="id")
     product = account.new_object(
         "prod", "product", name=params["name"], description=params.get("description"),
         active=params.get("active", True), metadata=params.get("metadata") or {}, default_price=None,
         images=[], marketing_features=[], package_dimensions=None, shippable=None, statement_descriptor=None,
         tax_code=None, tax_details=None, type="service", unit_label=None, url=None)
     product["updated"] = product["created"]
+    product["id"] = params.get("id", product["id"])
     account.insert(product)
     account.emit("product.created", product)
     return product

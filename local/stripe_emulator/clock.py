@@ -1,4 +1,5 @@
-"""The emulator's own time, and Stripe's calendar arithmetic for billing periods."""
+"""The emulator's time (wall time, or a test clock's moment), and Stripe's calendar
+arithmetic for billing periods."""
 
 from __future__ import annotations
 
@@ -13,33 +14,33 @@ WEEK = 7 * DAY
 
 
 class Clock:
-    """Wall time plus an offset that tests move forward (never back).
+    """Wall time, except while something is pinned.
 
-    While the emulator works through what fell due, `pinned_at` makes `now()`
-    answer the moment that work was due, so invoices and events carry the
-    time they would have had on Stripe (as with Stripe's test clocks).
+    Time moves only through Stripe's test clocks (test_clocks.py): a request
+    about a customer on a test clock, and the work an advance runs, happen
+    with `now()` pinned at that clock's moment, so invoices and events carry
+    the times they would have on Stripe. Everything else lives in wall time.
     """
 
     def __init__(self, wall: Callable[[], float] = time.time) -> None:
         self._wall = wall
-        self._offset = 0
         self._pinned: int | None = None
 
     def now(self) -> int:
-        if self._pinned is not None:
-            return self._pinned
-        return int(self._wall()) + self._offset
+        return self.wall_now() if self._pinned is None else self._pinned
 
-    def move_to(self, moment: int) -> None:
-        self._offset += max(0, moment - self.now())
+    def wall_now(self) -> int:
+        return int(self._wall())
 
     def reset(self) -> None:
-        self._offset = 0
         self._pinned = None
 
     @contextmanager
-    def pinned_at(self, moment: int) -> Iterator[None]:
-        outer, self._pinned = self._pinned, moment
+    def pinned_at(self, moment: int | None) -> Iterator[None]:
+        """`now()` answers `moment` inside (None: leave the time as it is)."""
+        outer = self._pinned
+        if moment is not None:
+            self._pinned = moment
         try:
             yield
         finally:

@@ -1,5 +1,29 @@
-"""The emulator's own endpoints under /_emulator (not Stripe's API, no auth):
-the clock, faults, reset, the request log and webhook deliveries."""
+"""The emulator's own endpoints under /_emulator (not Stripe's API, no auth).
+
+    GET    /_emulator/clock             {"now": wall time}: read only, and how the local stack
+                                        knows the emulator is up. Time moves only through
+                                        Stripe's test clock API (/v1/test_helpers/test_clocks).
+    POST   /_emulator/faults            make matching API requests fail, see faults.py:
+                                        {"mode": "error" | "hang" | "lost" | "error_after",
+                                         "status": 500, "count": 1, "method": "POST",
+                                         "path_prefix": "/v1/customers", "seconds": 30}
+                                        error: a Stripe-shaped error (a 5xx is kept under the
+                                          Idempotency-Key and replayed; a 429 is not kept);
+                                        hang: no answer for `seconds`;
+                                        lost: the request runs, then its answer is never sent;
+                                        error_after: the request runs, then answers `status`.
+    GET    /_emulator/faults            the faults still armed
+    DELETE /_emulator/faults            disarm every fault and release hung requests
+    POST   /_emulator/reset             forget every object, event, key, fault and delivery
+    GET    /_emulator/requests          the API requests served (?method=&path_prefix=)
+    GET    /_emulator/deliveries        every webhook delivery attempt
+    POST   /_emulator/deliveries/flush  wait until every queued delivery is done ({"timeout": s})
+    POST   /_emulator/deliveries/mode   deliver as Stripe may on a bad day, until reset:
+                                        {"duplicate": n} sends every event n more times (same
+                                        event id, each copy signed); {"reorder": true} holds
+                                        deliveries briefly and sends later events first.
+    GET    /_emulator/deliveries/mode   the current delivery mode
+"""
 
 from __future__ import annotations
 
@@ -8,9 +32,9 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from local.stripe_emulator import renewals
 from local.stripe_emulator.emulator import Emulator
 from local.stripe_emulator.faults import FaultSpecError
+from local.stripe_emulator.webhooks import DeliveryModeError
 
 DEFAULT_FLUSH_SECONDS = 10.0
 Reply = tuple[int, dict[str, Any]]
@@ -29,7 +53,7 @@ def handle(emulator: Emulator, method: str, path: str, query: str, body: str) ->
         if not isinstance(payload, dict):
             raise ControlError("the body must be a JSON object")
         return 200, action(emulator, payload, dict(urllib.parse.parse_qsl(query)))
-    except (ControlError, FaultSpecError, json.JSONDecodeError) as bad:
+    except (ControlError, FaultSpecError, DeliveryModeError, json.JSONDecodeError) as bad:
         return 400, _error(str(bad))
 
 
@@ -38,26 +62,7 @@ def _error(message: str) -> dict[str, Any]:
 
 
 def _clock(emulator: Emulator, payload: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
-    return {"now": emulator.state.clock.now()}
-
-
-def _advance(emulator: Emulator, payload: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
-    """Move the clock forward by `seconds` or `to` a unix time, running everything that falls due."""
-    state = emulator.state
-    with state.lock:
-        now = state.clock.now()
-        target = _integer(payload, "to") if "to" in payload else now + _integer(payload, "seconds")
-        if target < now:
-            raise ControlError(f"the clock only moves forward (now is {now}, asked for {target})")
-        renewals.advance(state, target)
-        return {"now": state.clock.now()}
-
-
-def _integer(payload: dict[str, Any], name: str) -> int:
-    value = payload.get(name)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ControlError(f"send {{\"seconds\": n}} or {{\"to\": unix_time}} with an integer {name}")
-    return value
+    return {"now": emulator.state.clock.wall_now()}
 
 
 def _add_fault(emulator: Emulator, payload: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
@@ -76,7 +81,7 @@ def _clear_faults(emulator: Emulator, payload: dict[str, Any], query: dict[str, 
 
 def _reset(emulator: Emulator, payload: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
     emulator.reset()
-    return {"reset": True, "now": emulator.state.clock.now()}
+    return {"reset": True, "now": emulator.state.clock.wall_now()}
 
 
 def _requests(emulator: Emulator, payload: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
@@ -96,9 +101,16 @@ def _flush(emulator: Emulator, payload: dict[str, Any], query: dict[str, str]) -
     return {"drained": drained, "deliveries": emulator.deliverer.attempts()}
 
 
+def _set_delivery_mode(emulator: Emulator, payload: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    return emulator.deliverer.set_mode(payload)
+
+
+def _delivery_mode(emulator: Emulator, payload: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    return emulator.deliverer.mode()
+
+
 _ACTIONS: dict[tuple[str, str], Callable[[Emulator, dict[str, Any], dict[str, str]], dict[str, Any]]] = {
     ("GET", "/_emulator/clock"): _clock,
-    ("POST", "/_emulator/clock/advance"): _advance,
     ("GET", "/_emulator/faults"): _list_faults,
     ("POST", "/_emulator/faults"): _add_fault,
     ("DELETE", "/_emulator/faults"): _clear_faults,
@@ -106,4 +118,6 @@ _ACTIONS: dict[tuple[str, str], Callable[[Emulator, dict[str, Any], dict[str, st
     ("GET", "/_emulator/requests"): _requests,
     ("GET", "/_emulator/deliveries"): _deliveries,
     ("POST", "/_emulator/deliveries/flush"): _flush,
+    ("POST", "/_emulator/deliveries/mode"): _set_delivery_mode,
+    ("GET", "/_emulator/deliveries/mode"): _delivery_mode,
 }

@@ -1,4 +1,4 @@
-"""Customers."""
+"""Customers. One created with `test_clock` lives in that clock's time (test_clocks.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import copy
 import secrets
 from typing import Any
 
-from local.stripe_emulator import payments, subscriptions
+from local.stripe_emulator import payments, subscriptions, test_clocks
 from local.stripe_emulator.listing import equals, list_kind
 from local.stripe_emulator.params import EXPAND, Metadata, Obj, Text, list_schema
 from local.stripe_emulator.store import Account, StripeObject, merge_metadata
@@ -14,14 +14,14 @@ from local.stripe_emulator.store import Account, StripeObject, merge_metadata
 CUSTOMER_CREATE = Obj({
     "email": Text(max_length=512), "name": Text(max_length=256), "phone": Text(max_length=20),
     "description": Text(), "metadata": Metadata(), "payment_method": Text(),
-    "invoice_settings": Obj({"default_payment_method": Text()}), "expand": EXPAND,
+    "invoice_settings": Obj({"default_payment_method": Text()}), "test_clock": Text(), "expand": EXPAND,
 })
 CUSTOMER_UPDATE = Obj({
     "email": Text(unsettable=True, max_length=512), "name": Text(unsettable=True, max_length=256),
     "phone": Text(unsettable=True, max_length=20), "description": Text(unsettable=True), "metadata": Metadata(),
     "invoice_settings": Obj({"default_payment_method": Text(unsettable=True)}), "expand": EXPAND,
 })
-CUSTOMER_LIST = list_schema(email=Text(max_length=512))
+CUSTOMER_LIST = list_schema(email=Text(max_length=512), test_clock=Text())
 
 
 def deleted_stub(customer_id: str) -> StripeObject:
@@ -29,6 +29,7 @@ def deleted_stub(customer_id: str) -> StripeObject:
 
 
 def create_customer(account: Account, params: dict[str, Any]) -> StripeObject:
+    clock = test_clocks.attachable(account, params["test_clock"], "test_clock") if "test_clock" in params else None
     _check_methods(account, params)
     customer = account.new_object(
         "cus", "customer", email=params.get("email"), name=params.get("name"), phone=params.get("phone"),
@@ -36,7 +37,7 @@ def create_customer(account: Account, params: dict[str, Any]) -> StripeObject:
         business_name=None, cash_balance=None, currency=None, customer_account=None, default_source=None,
         delinquent=False, discount=None, individual_name=None,
         invoice_prefix=secrets.token_hex(4).upper(), next_invoice_sequence=1, preferred_locales=[],
-        shipping=None, tax_exempt="none", test_clock=None,
+        shipping=None, tax_exempt="none", test_clock=clock["id"] if clock else None,
         invoice_settings={"custom_fields": None, "default_payment_method": None, "footer": None,
                           "rendering_options": None})
     # Inserted first: the payment methods below are attached to it.
@@ -110,6 +111,8 @@ def delete_customer(account: Account, customer_id: str) -> StripeObject:
 
 
 def list_customers(account: Account, params: dict[str, Any]) -> StripeObject:
-    # Stripe's email filter is exact and case-sensitive.
-    return list_kind(account, "customer", params, "/v1/customers",
-                     lambda customer: equals(params, customer, "email"))
+    """Stripe's email filter is exact and case-sensitive; customers on a test clock are
+    listed only when that clock is asked for with `test_clock`."""
+    clock = params.get("test_clock")
+    return list_kind(account, "customer", params, "/v1/customers", lambda customer: (
+        equals(params, customer, "email") and customer["test_clock"] == clock))

@@ -14,6 +14,7 @@ MAX_DEPTH = 4
 KIND_BY_PREFIX = {
     "prod": "product", "price": "price", "cus": "customer", "sub": "subscription", "si": "subscription_item",
     "in": "invoice", "ii": "invoiceitem", "pm": "payment_method", "we": "webhook_endpoint", "evt": "event",
+    "clock": "test_helpers.test_clock",
 }
 
 

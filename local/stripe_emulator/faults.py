@@ -1,5 +1,24 @@
-"""Injected failures: the next `count` matching API requests fail (a Stripe-shaped
-error at a chosen status) or hang without answering."""
+"""Injected failures: the next `count` matching API requests (every attempt, SDK
+retries included, takes one) go wrong in one of these ways (`mode`):
+
+    error        fails with a Stripe-shaped error at `status`. A 5xx is what a
+                 crash inside the endpoint looks like: nothing changes, but the
+                 answer is stored under the request's Idempotency-Key and a
+                 retry with that key gets the same 500 again, as on Stripe. A
+                 4xx (429: rate limiting) refuses the request before it runs:
+                 nothing is stored, a retry with the same key runs afresh.
+    hang         never reaches the API: the connection hangs `seconds` (or until
+                 the faults are cleared), then answers `status`; the client has
+                 usually timed out long before.
+    lost         runs fully (objects change, events are emitted, the answer is
+                 stored under its Idempotency-Key), then the answer is never
+                 sent: the connection hangs `seconds` (or until the faults are
+                 cleared) and closes. A timeout after the change happened.
+    error_after  runs fully, then answers the 5xx `status` instead, and that
+                 5xx is what the Idempotency-Key replays.
+
+`method` ("*" for any) and `path_prefix` choose the requests.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +26,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-MODES = ("error", "hang")
+MODES = ("error", "hang", "lost", "error_after")
+AFTER_EXECUTION = ("lost", "error_after")
 DEFAULT_HANG_SECONDS = 30.0
 
 
@@ -32,6 +52,11 @@ class Fault:
     def hang(self) -> None:
         self.released.wait(self.seconds)
 
+    @property
+    def refuses_before_running(self) -> bool:
+        """A 4xx error (rate limiting): Stripe refuses it before the endpoint runs, and keeps nothing."""
+        return self.mode == "error" and self.status < 500
+
     def describe(self) -> dict[str, Any]:
         return {"mode": self.mode, "status": self.status, "count": self.count, "method": self.method,
                 "path_prefix": self.path_prefix, "seconds": self.seconds}
@@ -49,6 +74,8 @@ def fault_from(spec: dict[str, Any], released: threading.Event) -> Fault:
         raise FaultSpecError(f"status, count and seconds must be numbers ({bad})") from None
     if not 400 <= fault.status <= 599:
         raise FaultSpecError("status must be an HTTP error status (400-599)")
+    if fault.mode == "error_after" and fault.status < 500:
+        raise FaultSpecError("error_after answers a server error: status must be 500-599")
     return fault
 
 

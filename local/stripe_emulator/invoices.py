@@ -79,7 +79,7 @@ def add_pending_item(account: Account, subscription: StripeObject, item: StripeO
         "ii", "invoiceitem", amount=amount, currency=price["currency"], customer=subscription["customer"],
         customer_account=None, date=account.now(), description=description, discountable=False, discounts=[],
         invoice=None, metadata={}, net_amount=amount, proration=True, quantity=item["quantity"],
-        quantity_decimal=str(item["quantity"]), tax_rates=[], test_clock=None,
+        quantity_decimal=str(item["quantity"]), tax_rates=[], test_clock=subscription["test_clock"],
         parent={"type": "subscription_details",
                 "subscription_details": {"subscription": subscription["id"], "subscription_item": item["id"]}},
         period={"start": period[0], "end": period[1]},
@@ -118,7 +118,7 @@ def create_draft(account: Account, subscription: StripeObject, *, reason: str, l
         customer_phone=customer.get("phone"), collection_method=subscription["collection_method"],
         currency=subscription["currency"], subtotal=total, subtotal_excluding_tax=total, total=total,
         total_excluding_tax=total, amount_due=max(total, 0), amount_remaining=max(total, 0),
-        period_start=period[0], period_end=period[1],
+        period_start=period[0], period_end=period[1], test_clock=subscription["test_clock"],
         parent={"type": "subscription_details", "quote_details": None,
                 "subscription_details": {"metadata": dict(subscription["metadata"]),
                                          "subscription": subscription["id"], "subscription_proration_date": None}})
@@ -163,7 +163,7 @@ def _empty_invoice_fields() -> StripeObject:
         "statement_descriptor": None, "status": "draft", "status_details": None,
         "status_transitions": {"finalized_at": None, "marked_uncollectible_at": None, "paid_at": None,
                                "voided_at": None},
-        "test_clock": None, "threshold_reason": None, "total_discount_amounts": [],
+        "threshold_reason": None, "total_discount_amounts": [],
         "total_pretax_credit_amounts": [], "total_taxes": [], "webhooks_delivered_at": None,
     }
 

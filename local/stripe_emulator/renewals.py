@@ -1,10 +1,13 @@
-"""What happens as the emulator's clock moves forward: trials end, periods
-roll over and are invoiced, cancellations at period end take effect, unpaid
-first invoices expire, sent invoices fall overdue.
+"""What happens as time passes: trials end, periods roll over and are
+invoiced, cancellations at period end take effect, unpaid first invoices
+expire, sent invoices fall overdue.
 
-Work is done in time order across every subscription of both modes, each
-step with the clock pinned at the moment it fell due, so a year's advance
-yields twelve monthly invoices dated as Stripe would date them.
+Time passes in two ways: wall time, for customers without a test clock (what
+fell due is run at the next API request, `run_wall_time`), and a test clock's
+advance, for that clock's customers only (test_clocks.py). Either way work is
+done in time order, each step with the clock pinned at the moment it fell
+due, so a year's worth of advances yields twelve monthly invoices dated as
+Stripe would date them.
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ from __future__ import annotations
 import copy
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from local.stripe_emulator import invoices, subscription_billing, subscriptions
 from local.stripe_emulator.clock import DAY
-from local.stripe_emulator.store import Account, State, StripeObject
+from local.stripe_emulator.store import Account, StripeObject
 
 TRIAL_WILL_END_NOTICE = 3 * DAY
 INCOMPLETE_EXPIRES_AFTER = 23 * 3600
@@ -26,22 +29,29 @@ RENEWING = ("active", "past_due", "unpaid")
 Step = Callable[[Account, StripeObject], None]
 
 
-def advance(state: State, target: int) -> None:
-    """Run everything due up to `target`, earliest first, then set the clock there. Call under state.lock."""
+def run_wall_time(account: Account) -> None:
+    """Everything due by now for subscriptions that are not on a test clock. Call under state.lock."""
+    in_wall_time = [subscription for subscription in account.table("subscription").values()
+                    if subscription["test_clock"] is None and subscription["status"] not in subscriptions.ENDED]
+    run_due(account, in_wall_time, until=account.clock.wall_now())
+
+
+def run_due(account: Account, due_for: Iterable[StripeObject], *, until: int, not_before: int | None = None) -> None:
+    """Run what falls due for these subscriptions up to `until`, earliest first. Call under state.lock.
+
+    Each step runs with the clock pinned at its moment, or at `not_before` (the time a
+    test clock is leaving) for something that was already due then.
+    """
     # A step changes only its own subscription (and that one's invoices), so after running
     # one only that subscription's next step needs working out again.
-    queue = [due for account in state.accounts.values() for subscription in account.table("subscription").values()
-             if (due := _scheduled(account, subscription)) is not None]
+    queue = [due for subscription in due_for if (due := _scheduled(account, subscription)) is not None]
     heapq.heapify(queue)
-    start = state.clock.now()
-    while queue and queue[0].moment <= target:
+    while queue and queue[0].moment <= until:
         due = heapq.heappop(queue)
-        # Something already overdue (a trial shorter than the 3-day notice) happens now, not in the past.
-        with state.clock.pinned_at(max(due.moment, start)):
+        with account.clock.pinned_at(max(due.moment, not_before or due.moment)):
             due.step(due.account, due.subscription)
         if (following := _scheduled(due.account, due.subscription)) is not None:
             heapq.heappush(queue, following)
-    state.clock.move_to(target)
 
 
 @dataclass(order=True)

@@ -1,4 +1,6 @@
-"""Which Stripe endpoints the emulator serves: method, path, accepted parameters, handler."""
+"""Which Stripe endpoints the emulator serves: method, path, accepted parameters,
+handler, and whose time a change runs in (the test clock of the customer it
+concerns, or wall time)."""
 
 from __future__ import annotations
 
@@ -16,12 +18,15 @@ from local.stripe_emulator import (
     payments,
     subscription_changes,
     subscriptions,
+    test_clocks,
 )
 from local.stripe_emulator.errors import StripeApiError
 from local.stripe_emulator.params import ONLY_EXPAND, Obj
 from local.stripe_emulator.store import Account, StripeObject
 
 Handler = Callable[[Account, dict[str, Any], tuple[str, ...]], StripeObject]
+# The test clock whose time a request runs in, None for wall time.
+ClockOf = Callable[[Account, dict[str, Any], tuple[str, ...]], StripeObject | None]
 
 
 def with_params(function: Callable[[Account, dict[str, Any]], StripeObject]) -> Handler:
@@ -36,12 +41,37 @@ def with_id_and_params(function: Callable[[Account, str, dict[str, Any]], Stripe
     return lambda account, params, ids: function(account, ids[0], params)
 
 
+def wall_time(account: Account, params: dict[str, Any], ids: tuple[str, ...]) -> StripeObject | None:
+    return None
+
+
+def clock_param(account: Account, params: dict[str, Any], ids: tuple[str, ...]) -> StripeObject | None:
+    return test_clocks.find(account, params.get("test_clock"))
+
+
+def customer_param(account: Account, params: dict[str, Any], ids: tuple[str, ...]) -> StripeObject | None:
+    return test_clocks.of_customer(account, params.get("customer"))
+
+
+def customer_path(account: Account, params: dict[str, Any], ids: tuple[str, ...]) -> StripeObject | None:
+    return test_clocks.of_customer(account, ids[0])
+
+
+def customer_of(kind: str) -> ClockOf:
+    """The clock of the customer that the `kind` object named in the path belongs to."""
+    def clock(account: Account, params: dict[str, Any], ids: tuple[str, ...]) -> StripeObject | None:
+        owned = account.find(kind, ids[0])
+        return test_clocks.of_customer(account, owned.get("customer") if owned else None)
+    return clock
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
     path: str  # `{id}` stands for one path segment
     schema: Obj
     handler: Handler
+    clock_of: ClockOf = wall_time
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -60,27 +90,30 @@ ROUTES = [
     Route("GET", "/v1/prices/{id}", ONLY_EXPAND, with_id(catalog.retrieve_price)),
     Route("POST", "/v1/prices/{id}", catalog.PRICE_UPDATE, with_id_and_params(catalog.update_price)),
 
-    Route("POST", "/v1/customers", customers.CUSTOMER_CREATE, with_params(customers.create_customer)),
+    Route("POST", "/v1/customers", customers.CUSTOMER_CREATE, with_params(customers.create_customer), clock_param),
     Route("GET", "/v1/customers", customers.CUSTOMER_LIST, with_params(customers.list_customers)),
     Route("GET", "/v1/customers/{id}", ONLY_EXPAND, with_id(customers.retrieve_customer)),
-    Route("POST", "/v1/customers/{id}", customers.CUSTOMER_UPDATE, with_id_and_params(customers.update_customer)),
-    Route("DELETE", "/v1/customers/{id}", Obj({}), with_id(customers.delete_customer)),
+    Route("POST", "/v1/customers/{id}", customers.CUSTOMER_UPDATE, with_id_and_params(customers.update_customer),
+          customer_path),
+    Route("DELETE", "/v1/customers/{id}", Obj({}), with_id(customers.delete_customer), customer_path),
     Route("GET", "/v1/customers/{id}/payment_methods", payments.CUSTOMER_PAYMENT_METHOD_LIST,
           lambda account, params, ids: payments.list_methods(account, params, customer_id=ids[0])),
 
     Route("GET", "/v1/payment_methods", payments.PAYMENT_METHOD_LIST, with_params(payments.list_methods)),
     Route("GET", "/v1/payment_methods/{id}", ONLY_EXPAND, with_id(payments.retrieve)),
-    Route("POST", "/v1/payment_methods/{id}/attach", payments.ATTACH, with_id_and_params(payments.attach)),
-    Route("POST", "/v1/payment_methods/{id}/detach", payments.DETACH, with_id_and_params(payments.detach)),
+    Route("POST", "/v1/payment_methods/{id}/attach", payments.ATTACH, with_id_and_params(payments.attach),
+          customer_param),
+    Route("POST", "/v1/payment_methods/{id}/detach", payments.DETACH, with_id_and_params(payments.detach),
+          customer_of("payment_method")),
 
     Route("POST", "/v1/subscriptions", subscriptions.SUBSCRIPTION_CREATE,
-          with_params(subscriptions.create_subscription)),
+          with_params(subscriptions.create_subscription), customer_param),
     Route("GET", "/v1/subscriptions", subscriptions.SUBSCRIPTION_LIST, with_params(subscriptions.list_subscriptions)),
     Route("GET", "/v1/subscriptions/{id}", ONLY_EXPAND, with_id(subscriptions.retrieve_subscription)),
     Route("POST", "/v1/subscriptions/{id}", subscription_changes.SUBSCRIPTION_UPDATE,
-          with_id_and_params(subscription_changes.update_subscription)),
+          with_id_and_params(subscription_changes.update_subscription), customer_of("subscription")),
     Route("DELETE", "/v1/subscriptions/{id}", subscription_changes.SUBSCRIPTION_CANCEL,
-          with_id_and_params(subscription_changes.cancel_subscription)),
+          with_id_and_params(subscription_changes.cancel_subscription), customer_of("subscription")),
     Route("GET", "/v1/subscription_items", subscriptions.SUBSCRIPTION_ITEM_LIST,
           with_params(subscriptions.list_items)),
     Route("GET", "/v1/subscription_items/{id}", ONLY_EXPAND, with_id(subscriptions.retrieve_item)),
@@ -89,11 +122,13 @@ ROUTES = [
     Route("GET", "/v1/invoices/{id}", ONLY_EXPAND, with_id(invoices.retrieve_invoice)),
     Route("GET", "/v1/invoices/{id}/lines", invoices.INVOICE_LINES_LIST, with_id_and_params(invoices.list_lines)),
     Route("POST", "/v1/invoices/{id}/finalize", invoices.INVOICE_FINALIZE,
-          with_id_and_params(invoice_actions.finalize_invoice)),
-    Route("POST", "/v1/invoices/{id}/pay", invoices.INVOICE_PAY, with_id_and_params(invoice_actions.pay_invoice)),
-    Route("POST", "/v1/invoices/{id}/void", ONLY_EXPAND, with_id_and_params(invoice_actions.void_invoice)),
+          with_id_and_params(invoice_actions.finalize_invoice), customer_of("invoice")),
+    Route("POST", "/v1/invoices/{id}/pay", invoices.INVOICE_PAY, with_id_and_params(invoice_actions.pay_invoice),
+          customer_of("invoice")),
+    Route("POST", "/v1/invoices/{id}/void", ONLY_EXPAND, with_id_and_params(invoice_actions.void_invoice),
+          customer_of("invoice")),
     Route("POST", "/v1/invoices/{id}/mark_uncollectible", ONLY_EXPAND,
-          with_id_and_params(invoice_actions.mark_uncollectible)),
+          with_id_and_params(invoice_actions.mark_uncollectible), customer_of("invoice")),
 
     Route("GET", "/v1/events", events.EVENT_LIST, with_params(events.list_events)),
     Route("GET", "/v1/events/{id}", ONLY_EXPAND, with_id(events.retrieve_event)),
@@ -103,6 +138,14 @@ ROUTES = [
     Route("GET", "/v1/webhook_endpoints/{id}", ONLY_EXPAND, with_id(events.retrieve_endpoint)),
     Route("POST", "/v1/webhook_endpoints/{id}", events.ENDPOINT_UPDATE, with_id_and_params(events.update_endpoint)),
     Route("DELETE", "/v1/webhook_endpoints/{id}", Obj({}), with_id(events.delete_endpoint)),
+
+    Route("POST", "/v1/test_helpers/test_clocks", test_clocks.TEST_CLOCK_CREATE,
+          with_params(test_clocks.create_clock)),
+    Route("GET", "/v1/test_helpers/test_clocks", test_clocks.TEST_CLOCK_LIST, with_params(test_clocks.list_clocks)),
+    Route("GET", "/v1/test_helpers/test_clocks/{id}", ONLY_EXPAND, with_id(test_clocks.retrieve_clock)),
+    Route("DELETE", "/v1/test_helpers/test_clocks/{id}", Obj({}), with_id(test_clocks.delete_clock)),
+    Route("POST", "/v1/test_helpers/test_clocks/{id}/advance", test_clocks.TEST_CLOCK_ADVANCE,
+          with_id_and_params(test_clocks.advance_clock)),
 ]
 _COMPILED = [(route, route.pattern) for route in ROUTES]
 

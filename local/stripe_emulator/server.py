@@ -73,6 +73,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             method=self.command, path=url.path, query=url.query, body=body,
             authorization=self.headers.get("Authorization"), idempotency_key=self.headers.get("Idempotency-Key"),
             request_id=request_id))
+        if response.lost is not None:
+            # The request ran; its answer is lost on the way: hang, then close without a word.
+            response.lost.hang()
+            self.close_connection = True
+            return
         self._send(response.status, response.payload, response.headers)
 
     def _control(self, url: urllib.parse.SplitResult, body: str) -> control.Reply:

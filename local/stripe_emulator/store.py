@@ -2,8 +2,9 @@
 Stripe's objects as the JSON the API returns, the events every change
 records, and the webhook endpoints those events go to.
 
-Everything here runs under State.lock (the HTTP layer and the clock take it),
-so nothing in this module locks by itself.
+Everything here runs under State.lock (the HTTP layer and background work
+such as a test clock's advance take it), so nothing in this module locks by
+itself.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ _ID_ALPHABET = string.ascii_letters + string.digits
 
 # (endpoint, event) -> queue one delivery; set by whoever delivers webhooks.
 DeliverySink = Callable[["WebhookTarget", StripeObject], None]
+# (seconds, job) -> run the job that much later, on another thread, under State.lock.
+Scheduler = Callable[[float, Callable[[], None]], None]
 
 
 def new_id(prefix: str, length: int = 24) -> str:
@@ -87,10 +90,13 @@ class Account:
     clock: Clock
     context: RequestContext
     deliver: DeliverySink
+    run_later: Scheduler
     tables: dict[str, dict[str, StripeObject]] = field(default_factory=dict)
     idempotency: dict[str, IdempotentResult] = field(default_factory=dict)
     # Bookkeeping that is not part of any Stripe object (webhook secrets, sent reminders).
     private: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Set once a reset replaced this account: work scheduled for it must not run.
+    retired: bool = False
 
     def now(self) -> int:
         return self.clock.now()
@@ -99,7 +105,7 @@ class Account:
         return self.tables.setdefault(kind, {})
 
     def newest_first(self, kind: str) -> list[StripeObject]:
-        # Tables keep insertion order and the clock never goes back, so this is Stripe's list order.
+        # Tables keep insertion order: the order objects were made in, Stripe's list order.
         return list(reversed(self.table(kind).values()))
 
     def find(self, kind: str, object_id: str) -> StripeObject | None:
@@ -194,14 +200,16 @@ class State:
             return configured
 
     def reset(self) -> None:
-        """Forget every object, event and idempotency key; the clock goes back to wall time."""
+        """Forget every object (test clocks too), event and idempotency key."""
         with self.lock:
             self.clock.reset()
+            for account in self.accounts.values():
+                account.retired = True
             self.accounts = self._fresh_accounts()
 
     def _fresh_accounts(self) -> dict[str, Account]:
         accounts = {mode: Account(livemode=mode == "live", clock=self.clock, context=self.context,
-                                  deliver=self._deliver) for mode in MODES}
+                                  deliver=self._deliver, run_later=self._run_later) for mode in MODES}
         for account in accounts.values():
             for configured in self.configured_endpoints:
                 self._install(account, configured)
@@ -215,3 +223,12 @@ class State:
     def _deliver(self, target: WebhookTarget, event: StripeObject) -> None:
         if self._sink is not None:
             self._sink(target, event)
+
+    def _run_later(self, seconds: float, job: Callable[[], None]) -> None:
+        timer = threading.Timer(seconds, self._run_locked, args=(job,))
+        timer.daemon = True
+        timer.start()
+
+    def _run_locked(self, job: Callable[[], None]) -> None:
+        with self.lock:
+            job()

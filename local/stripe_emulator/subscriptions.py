@@ -41,6 +41,8 @@ PAYMENT_BEHAVIORS = ("allow_incomplete", "default_incomplete", "error_if_incompl
 PRORATION_BEHAVIORS = ("always_invoice", "create_prorations", "none")
 MAX_ITEMS = 20
 MAX_TRIAL_DAYS = 730
+# Stripe's test clocks simulate customers with at most three subscriptions.
+MAX_SUBSCRIPTIONS_ON_A_TEST_CLOCK = 3
 ITEM_CREATE = Obj({"price": Text(), "quantity": Integer(minimum=0), "metadata": Metadata()}, required=("price",))
 SUBSCRIPTION_CREATE = Obj({
     "customer": Text(), "items": Array(ITEM_CREATE, max_items=MAX_ITEMS), "metadata": Metadata(),
@@ -51,7 +53,7 @@ SUBSCRIPTION_CREATE = Obj({
     "cancel_at_period_end": Boolean(), "billing_cycle_anchor": Timestamp(), "expand": EXPAND,
 }, required=("customer", "items"))
 SUBSCRIPTION_LIST = list_schema(customer=Text(), status=Choice((*STATUSES, "all", "ended")), price=Text(),
-                                collection_method=Choice(COLLECTION_METHODS))
+                                collection_method=Choice(COLLECTION_METHODS), test_clock=Text())
 SUBSCRIPTION_ITEM_LIST = Obj({**PAGINATION, "subscription": Text()}, required=("subscription",))
 
 
@@ -158,7 +160,8 @@ def _new_subscription(account: Account, customer: StripeObject, params: dict[str
         payment_settings={"payment_method_options": None, "payment_method_types": None,
                           "save_default_payment_method": "off"},
         pending_invoice_item_interval=None, pending_setup_intent=None, pending_update=None,
-        presentment_details=None, schedule=None, status_details=None, test_clock=None, transfer_data=None,
+        presentment_details=None, schedule=None, status_details=None, test_clock=customer["test_clock"],
+        transfer_data=None,
         trial_settings={"end_behavior": {"billing_cycle_anchor": None, "missing_payment_method": "create_invoice"}})
 
 
@@ -283,6 +286,7 @@ def _check_create(account: Account, params: dict[str, Any]) -> tuple[StripeObjec
     customer = account.get("customer", params["customer"], param="customer")
     if not params["items"]:
         raise missing_parameter("items")
+    _check_room_on_test_clock(account, customer)
     prices = [usable_price(account, spec["price"], f"items[{index}][price]")
               for index, spec in enumerate(params["items"])]
     check_prices_fit_together(prices)
@@ -291,6 +295,17 @@ def _check_create(account: Account, params: dict[str, Any]) -> tuple[StripeObjec
     if params.get("default_payment_method"):
         payments.attached_method(account, params["default_payment_method"], customer["id"], "default_payment_method")
     return customer, prices
+
+
+def _check_room_on_test_clock(account: Account, customer: StripeObject) -> None:
+    if customer["test_clock"] is None:
+        return
+    running = [subscription for subscription in account.table("subscription").values()
+               if subscription["customer"] == customer["id"] and subscription["status"] not in ENDED]
+    if len(running) >= MAX_SUBSCRIPTIONS_ON_A_TEST_CLOCK:
+        raise invalid_parameter("customer", f"Customer {customer['id']} is on test clock {customer['test_clock']} "
+                                            f"and already has {MAX_SUBSCRIPTIONS_ON_A_TEST_CLOCK} subscriptions, "
+                                            "the most a test clock simulates for one customer.")
 
 
 def _first_lines(account: Account, subscription: StripeObject, prorate_stub: bool) -> list[StripeObject]:
@@ -369,9 +384,12 @@ def retrieve_subscription(account: Account, subscription_id: str) -> StripeObjec
 
 
 def list_subscriptions(account: Account, params: dict[str, Any]) -> StripeObject:
+    """Subscriptions on a test clock are listed only when asked for by `test_clock` or `customer`."""
     status = params.get("status")
 
     def keep(subscription: StripeObject) -> bool:
+        if subscription["test_clock"] != params.get("test_clock") and "customer" not in params:
+            return False
         if status is None and subscription["status"] in ENDED:
             return False  # by default Stripe lists subscriptions that have not ended
         if status == "ended":

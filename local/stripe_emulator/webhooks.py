@@ -1,6 +1,13 @@
 """Webhook delivery: each event POSTed as JSON to each endpoint that wants it,
 signed exactly as Stripe signs, by one background thread (never inside the
-request that caused the event), retried with backoff when an endpoint fails."""
+request that caused the event), retried with backoff when an endpoint fails.
+
+Stripe may deliver an event more than once and in any order; a delivery mode
+(POST /_emulator/deliveries/mode) makes that happen on purpose: `duplicate`
+sends every event that many more times (the same event, each copy signed on
+its own), `reorder` holds deliveries for a short window and sends each
+window's events newest first.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +30,9 @@ MAX_ATTEMPTS = 4
 FIRST_RETRY_SECONDS = 0.25
 REQUEST_TIMEOUT_SECONDS = 5.0
 MAX_RECORDED_ATTEMPTS = 5000
+MAX_DUPLICATES = 5
+# How long `reorder` holds deliveries: events recorded within one window go out newest first.
+REORDER_WINDOW_SECONDS = 0.3
 # Straight to the endpoint: an HTTP(S)_PROXY meant for the internet must not swallow local receivers.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -33,14 +43,42 @@ def signature_header(payload: str, secret: str, timestamp: int) -> str:
     return f"t={timestamp},v1={signed}"
 
 
+class DeliveryModeError(ValueError):
+    """A delivery mode the emulator cannot act on."""
+
+
+@dataclass(frozen=True)
+class DeliveryMode:
+    duplicate: int = 0  # extra copies of every event
+    reorder: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return {"duplicate": self.duplicate, "reorder": self.reorder}
+
+
+def mode_from(spec: dict[str, Any], current: DeliveryMode) -> DeliveryMode:
+    """The mode a POST /_emulator/deliveries/mode asks for; what it leaves out stays as it was."""
+    unknown = set(spec) - {"duplicate", "reorder"}
+    if unknown:
+        raise DeliveryModeError(f"unknown delivery mode fields: {', '.join(sorted(unknown))}")
+    duplicate = spec.get("duplicate", current.duplicate)
+    reorder = spec.get("reorder", current.reorder)
+    if not isinstance(duplicate, int) or isinstance(duplicate, bool) or not 0 <= duplicate <= MAX_DUPLICATES:
+        raise DeliveryModeError(f"duplicate must be an integer from 0 to {MAX_DUPLICATES}")
+    if not isinstance(reorder, bool):
+        raise DeliveryModeError("reorder must be true or false")
+    return DeliveryMode(duplicate, reorder)
+
+
 @dataclass(order=True)
 class _Delivery:
     due: float  # time.monotonic() at which to (re)try
-    sequence: int  # ties keep the order events were recorded in
+    sequence: int  # ties go in this order: the order events were recorded in, or reversed
     target: WebhookTarget = field(compare=False)
     event: StripeObject = field(compare=False)
     payload: str = field(compare=False)
     attempt: int = field(compare=False, default=1)
+    copy: int = field(compare=False, default=0)  # 0: the delivery Stripe owes; more: a duplicate
 
 
 class Deliverer:
@@ -51,16 +89,41 @@ class Deliverer:
         self._attempts: list[dict[str, Any]] = []
         self._in_flight = 0
         self._stopped = False
+        self._mode = DeliveryMode()
+        self._reorder_until: float | None = None  # when the current reorder window is released
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="stripe-emulator-webhooks", daemon=True)
         self._thread.start()
 
     def enqueue(self, target: WebhookTarget, event: StripeObject) -> None:
         # Serialized now: the payload is the event as recorded, whatever happens to the dict later.
-        delivery = _Delivery(time.monotonic(), next(self._sequence), target, event, json.dumps(event, indent=2))
+        payload = json.dumps(event, indent=2)
         with self._changed:
-            heapq.heappush(self._queue, delivery)
+            due = self._due_now()
+            for copy in range(1 + self._mode.duplicate):
+                sequence = next(self._sequence)
+                heapq.heappush(self._queue, _Delivery(due, -sequence if self._mode.reorder else sequence, target,
+                                                      event, payload, copy=copy))
             self._changed.notify_all()
+
+    def _due_now(self) -> float:
+        """Now, or with `reorder` the end of the current window (one due time: the sequence decides)."""
+        now = time.monotonic()
+        if not self._mode.reorder:
+            return now
+        if self._reorder_until is None or self._reorder_until <= now:
+            self._reorder_until = now + REORDER_WINDOW_SECONDS
+        return self._reorder_until
+
+    def set_mode(self, spec: dict[str, Any]) -> dict[str, Any]:
+        with self._changed:
+            self._mode = mode_from(spec, self._mode)
+            self._reorder_until = None
+            return self._mode.describe()
+
+    def mode(self) -> dict[str, Any]:
+        with self._changed:
+            return self._mode.describe()
 
     def attempts(self) -> list[dict[str, Any]]:
         with self._changed:
@@ -81,6 +144,7 @@ class Deliverer:
         with self._changed:
             self._queue.clear()
             self._attempts.clear()
+            self._mode, self._reorder_until = DeliveryMode(), None
             self._changed.notify_all()
 
     def stop(self) -> None:
@@ -109,13 +173,14 @@ class Deliverer:
         succeeded = 200 <= status < 300
         # Before the delivery counts as done (flush waits for that), and outside self._changed:
         # the callback takes the state lock, which is held while enqueue takes self._changed.
-        if succeeded and self._on_delivered is not None:
+        # A duplicate is not owed, so it does not count against the event's pending_webhooks.
+        if succeeded and delivery.copy == 0 and self._on_delivered is not None:
             self._on_delivered(delivery.event)
         with self._changed:
             self._attempts.append({
                 "event_id": delivery.event["id"], "type": delivery.event["type"], "url": delivery.target.url,
                 "endpoint_id": delivery.target.endpoint_id, "status": status, "attempt": delivery.attempt,
-                "error": error})
+                "copy": delivery.copy, "error": error})
             del self._attempts[:-MAX_RECORDED_ATTEMPTS]
             if not succeeded and delivery.attempt < MAX_ATTEMPTS and not self._stopped:
                 delivery.due = time.monotonic() + FIRST_RETRY_SECONDS * 2 ** (delivery.attempt - 1)

@@ -1,5 +1,7 @@
 """The Stripe emulator, driven only through the real `stripe` SDK (and its
-/_emulator control endpoints for the clock, faults and deliveries)."""
+/_emulator control endpoints for faults and deliveries). Time moves only
+through Stripe's test clocks, so the tests that roll periods would run
+unchanged against Stripe test mode."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 import stripe
 
 from local.stripe_emulator import EmulatorHandle, start_in_thread
+from local.stripe_emulator.testing import advance_test_clock
 from tests.conftest import emulator_call
 
 DAY = 86400
@@ -38,9 +41,17 @@ def a_price(client: stripe.StripeClient, amount: int = 1900, interval: str = "mo
                                     "recurring": recurring})
 
 
-def advance(handle: EmulatorHandle, **how: int) -> int:
-    """Move the emulator's clock: advance(h, seconds=n) or advance(h, to=unix); returns the new now."""
-    return int(emulator_call(handle, "POST", "/_emulator/clock/advance", how)["now"])
+def clocked_customer(client: stripe.StripeClient, frozen_time: int | None = None,
+                     **params: Any) -> tuple[stripe.Customer, str]:
+    """A customer on a new test clock frozen at `frozen_time` (now by default), and the clock's id."""
+    clock = client.v1.test_helpers.test_clocks.create({"frozen_time": frozen_time or int(time.time())})
+    create: Any = {"test_clock": clock.id, **params}  # the callers' params are CustomerCreateParams keys
+    return client.v1.customers.create(create), clock.id
+
+
+def advance(client: stripe.StripeClient, clock_id: str, to: int) -> int:
+    """Advance the test clock and wait until it is ready, as against Stripe test mode."""
+    return advance_test_clock(client, clock_id, to).frozen_time
 
 
 def unix(year: int, month: int, day: int) -> int:
@@ -206,7 +217,7 @@ def test_a_subscription_with_two_items_and_a_trial(emulator: EmulatorHandle) -> 
 
 def test_the_clock_ends_the_trial_then_rolls_periods_with_invoices(emulator: EmulatorHandle) -> None:
     client = sdk(emulator)
-    customer = client.v1.customers.create({})
+    customer, clock = clocked_customer(client)
     price = a_price(client, 4900)
     subscription = client.v1.subscriptions.create({
         "customer": customer.id, "items": [{"price": price.id}, {"price": a_price(client, 500).id,
@@ -214,7 +225,7 @@ def test_the_clock_ends_the_trial_then_rolls_periods_with_invoices(emulator: Emu
         "trial_period_days": 7, "collection_method": "send_invoice", "days_until_due": 30})
     assert subscription.trial_end is not None
 
-    advance(emulator, to=subscription.trial_end + 60)
+    advance(client, clock, subscription.trial_end + 60)
     active = client.v1.subscriptions.retrieve(subscription.id)
     assert active.status == "active"
     first = active["items"].data[0]
@@ -225,7 +236,7 @@ def test_the_clock_ends_the_trial_then_rolls_periods_with_invoices(emulator: Emu
                                                                                        "open", 4900 + 1500)
     assert after_trial.due_date == subscription.trial_end + 30 * DAY
 
-    advance(emulator, to=first.current_period_end + 60)
+    advance(client, clock, first.current_period_end + 60)
     rolled = client.v1.subscriptions.retrieve(subscription.id)
     assert rolled["items"].data[0].current_period_start == first.current_period_end
     assert rolled["items"].data[0].current_period_end > first.current_period_end
@@ -241,14 +252,13 @@ def test_the_clock_ends_the_trial_then_rolls_periods_with_invoices(emulator: Emu
 def test_monthly_periods_follow_the_calendar_from_the_31st(emulator: EmulatorHandle) -> None:
     client = sdk(emulator)
     year = datetime.now(UTC).year + 1
-    advance(emulator, to=unix(year, 1, 31))
-    customer = client.v1.customers.create({"payment_method": "pm_card_visa",
-                                           "invoice_settings": {"default_payment_method": "pm_card_visa"}})
+    customer, clock = clocked_customer(client, unix(year, 1, 31), payment_method="pm_card_visa",
+                                       invoice_settings={"default_payment_method": "pm_card_visa"})
     subscription = client.v1.subscriptions.create({"customer": customer.id,
                                                    "items": [{"price": a_price(client, 1000).id}]})
     assert subscription["items"].data[0].current_period_end == unix(year, 2, 28)
 
-    advance(emulator, to=unix(year, 3, 1))
+    advance(client, clock, unix(year, 3, 1))
     assert client.v1.subscriptions.retrieve(subscription.id)["items"].data[0].current_period_end == unix(year, 3, 31)
 
 
@@ -284,13 +294,13 @@ def test_a_card_on_file_pays_at_once_and_a_free_price_needs_none(emulator: Emula
 def test_a_declined_renewal_is_past_due_until_paid_with_another_card(emulator: EmulatorHandle) -> None:
     client = sdk(emulator)
     failing = "pm_card_chargeCustomerFail"  # attaches, then every charge is declined
-    customer = client.v1.customers.create({"payment_method": failing,
-                                           "invoice_settings": {"default_payment_method": failing}})
+    customer, clock = clocked_customer(client, payment_method=failing,
+                                       invoice_settings={"default_payment_method": failing})
     subscription = client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": a_price(client).id}],
                                                    "trial_period_days": 3})
     assert subscription.trial_end is not None
 
-    advance(emulator, to=subscription.trial_end + 1)
+    advance(client, clock, subscription.trial_end + 1)
     past_due = client.v1.subscriptions.retrieve(subscription.id)
     assert past_due.status == "past_due"
     assert [event.type for event in client.v1.events.list({"type": "invoice.payment_failed"}).data] == [
@@ -319,13 +329,13 @@ def test_deleting_a_customer_cancels_its_subscriptions(emulator: EmulatorHandle)
 
 def test_an_upgrade_mid_period_is_prorated(emulator: EmulatorHandle) -> None:
     client = sdk(emulator)
-    customer = client.v1.customers.create({})
+    customer, clock = clocked_customer(client)
     basic, pro = a_price(client, 3000), a_price(client, 6000)
     subscription = client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": basic.id}],
                                                    "collection_method": "send_invoice", "days_until_due": 14})
     item = subscription["items"].data[0]
     halfway = (item.current_period_start + item.current_period_end) // 2
-    advance(emulator, to=halfway)
+    advance(client, clock, halfway)
 
     upgraded = client.v1.subscriptions.update(subscription.id, {
         "items": [{"id": item.id, "price": pro.id}], "proration_behavior": "always_invoice"})
@@ -340,7 +350,7 @@ def test_an_upgrade_mid_period_is_prorated(emulator: EmulatorHandle) -> None:
 
 def test_cancel_at_period_end_ends_the_subscription_when_the_period_does(emulator: EmulatorHandle) -> None:
     client = sdk(emulator)
-    customer = client.v1.customers.create({})
+    customer, clock = clocked_customer(client)
     subscription = client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": a_price(client).id}],
                                                    "collection_method": "send_invoice", "days_until_due": 30})
     period_end = subscription["items"].data[0].current_period_end
@@ -348,7 +358,7 @@ def test_cancel_at_period_end_ends_the_subscription_when_the_period_does(emulato
     pending = client.v1.subscriptions.update(subscription.id, {"cancel_at_period_end": True})
     assert (pending.status, pending.cancel_at) == ("active", period_end)
 
-    advance(emulator, to=period_end + 1)
+    advance(client, clock, period_end + 1)
     ended = client.v1.subscriptions.retrieve(subscription.id)
     assert (ended.status, ended.ended_at) == ("canceled", period_end)
     assert client.v1.subscriptions.list({"customer": customer.id}).data == []
