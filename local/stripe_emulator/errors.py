@@ -49,7 +49,9 @@ def exclusive_parameters(*params: str) -> StripeApiError:
 
 
 def no_such(kind: str, object_id: str, param: str = "id") -> StripeApiError:
-    return StripeApiError(404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param)
+    """404 for the object the URL names; 400 for one a parameter names (a list cursor, `customer`)."""
+    return StripeApiError(404 if param == "id" else 400, f"No such {kind}: '{object_id}'", code="resource_missing",
+                          param=param)
 
 
 def state_error(message: str, code: str | None = None, param: str | None = None) -> StripeApiError:

@@ -26,6 +26,7 @@ INVOICE_LIST = list_schema(customer=Text(), subscription=Text(), status=Choice(S
 INVOICE_LINES_LIST = Obj({name: spec for name, spec in PAGINATION.items() if name != "created"})
 INVOICE_FINALIZE = Obj({"auto_advance": Boolean(), "expand": EXPAND})
 INVOICE_PAY = Obj({"paid_out_of_band": Boolean(), "payment_method": Text(), "expand": EXPAND})
+INVOICE_ITEM_LIST = list_schema(customer=Text(), invoice=Text(), pending=Boolean())
 
 
 def format_money(amount: int, currency: str) -> str:
@@ -284,6 +285,17 @@ def list_invoices(account: Account, params: dict[str, Any]) -> StripeObject:
         equals(params, invoice, "customer", "status", "collection_method")
         and params.get("subscription", subscription_of(invoice)) == subscription_of(invoice)
         and (due is None or (invoice["due_date"] is not None and within(due, invoice["due_date"])))))
+
+
+def retrieve_invoice_item(account: Account, item_id: str) -> StripeObject:
+    return account.get("invoiceitem", item_id)
+
+
+def list_invoice_items(account: Account, params: dict[str, Any]) -> StripeObject:
+    """`pending=true`: the items no invoice has claimed yet (prorations waiting for the next one)."""
+    pending = params.get("pending")
+    return list_kind(account, "invoiceitem", params, "/v1/invoiceitems", lambda item: (
+        equals(params, item, "customer", "invoice") and (pending is None or (item["invoice"] is None) == pending)))
 
 
 def list_lines(account: Account, invoice_id: str, params: dict[str, Any]) -> StripeObject:

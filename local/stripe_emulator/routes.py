@@ -130,6 +130,9 @@ ROUTES = [
     Route("POST", "/v1/invoices/{id}/mark_uncollectible", ONLY_EXPAND,
           with_id_and_params(invoice_actions.mark_uncollectible), customer_of("invoice")),
 
+    Route("GET", "/v1/invoiceitems", invoices.INVOICE_ITEM_LIST, with_params(invoices.list_invoice_items)),
+    Route("GET", "/v1/invoiceitems/{id}", ONLY_EXPAND, with_id(invoices.retrieve_invoice_item)),
+
     Route("GET", "/v1/events", events.EVENT_LIST, with_params(events.list_events)),
     Route("GET", "/v1/events/{id}", ONLY_EXPAND, with_id(events.retrieve_event)),
 
