@@ -177,7 +177,7 @@ def test_a_price_swap_is_a_credit_and_a_debit_billed_with_the_next_period(client
 
 
 @pytest.mark.parametrize(("change", "expected"), [
-    ("quantity", [-1500, 4500]),  # 1 × 30.00 credited, 3 × 30.00 charged, each for half the period
+    ("quantity", [-1500, 4500]),  # one at 30.00 credited, three at 30.00 charged, each for half the period
     ("added", [500]),  # a 10.00 item for half the period
     ("removed", [-500]),  # the 10.00 item's unused half
 ])
