@@ -67,7 +67,9 @@ SUBSCRIPTION_UPDATE = Obj({
     "proration_behavior": Choice(PRORATION_BEHAVIORS), "trial_end": Timestamp(now_allowed=True),
     "collection_method": Choice(COLLECTION_METHODS), "days_until_due": Integer(minimum=0, maximum=1095),
     "default_payment_method": Text(unsettable=True), "payment_behavior": Choice(PAYMENT_BEHAVIORS),
-    "billing_cycle_anchor": Choice(("now", "unchanged")), "cancellation_details": CANCELLATION_DETAILS,
+    # In this API version an object: billing_cycle_anchor[type]=now (or unchanged).
+    "billing_cycle_anchor": Obj({"type": Choice(("now", "unchanged"))}, required=("type",)),
+    "cancellation_details": CANCELLATION_DETAILS,
     "expand": EXPAND,
 })
 SUBSCRIPTION_CANCEL = Obj({"invoice_now": Boolean(), "prorate": Boolean(),
@@ -174,7 +176,7 @@ def _plan_update(account: Account, subscription: StripeObject, params: dict[str,
     ends_trial = trial_end == "now" and subscription["status"] == "trialing"
     plan = UpdatePlan(
         changes=changes, collection=collection, trial_end=trial_end if isinstance(trial_end, int) else None,
-        resets_cycle=ends_trial or _changes_cycle(subscription, changes) or params.get("billing_cycle_anchor") == "now",
+        resets_cycle=ends_trial or _changes_cycle(subscription, changes) or _anchor_now(params),
         proration=params.get("proration_behavior", "create_prorations"),
         charge=params.get("payment_behavior") != "default_incomplete")
     invoices_now = plan.resets_cycle or plan.proration == "always_invoice"
@@ -182,6 +184,10 @@ def _plan_update(account: Account, subscription: StripeObject, params: dict[str,
             collection[0] == "charge_automatically":
         require_payable(account, subscription)
     return plan
+
+
+def _anchor_now(params: dict[str, Any]) -> bool:
+    return bool((params.get("billing_cycle_anchor") or {}).get("type") == "now")
 
 
 def _apply_plan(account: Account, subscription: StripeObject, plan: UpdatePlan) -> None:

@@ -390,8 +390,8 @@ def list_subscriptions(account: Account, params: dict[str, Any]) -> StripeObject
     def keep(subscription: StripeObject) -> bool:
         if subscription["test_clock"] != params.get("test_clock") and "customer" not in params:
             return False
-        if status is None and subscription["status"] in ENDED:
-            return False  # by default Stripe lists subscriptions that have not ended
+        if status is None and subscription["status"] == "canceled":
+            return False  # by default Stripe lists every subscription that has not been canceled
         if status == "ended":
             return subscription["status"] in ENDED
         if status not in (None, "all") and subscription["status"] != status:

@@ -137,7 +137,7 @@ def test_billing_cycle_anchor_now_restarts_the_cycle_and_invoices_it_with_the_cr
     subscription = scenario.subscribe(scenario.price(3000))
     scenario.advance(HALFWAY)
 
-    reset = client.v1.subscriptions.update(subscription.id, {"billing_cycle_anchor": "now"})
+    reset = client.v1.subscriptions.update(subscription.id, {"billing_cycle_anchor": {"type": "now"}})
 
     item = reset["items"].data[0]
     assert (reset.billing_cycle_anchor, item.current_period_start, item.current_period_end) == (
@@ -145,8 +145,12 @@ def test_billing_cycle_anchor_now_restarts_the_cycle_and_invoices_it_with_the_cr
     invoice = scenario.latest_invoice(subscription.id)
     assert invoice.billing_reason == "subscription_update"
     assert sorted(line.amount for line in invoice.lines.data) == [-1500, 3000]
-    unchanged = client.v1.subscriptions.update(subscription.id, {"billing_cycle_anchor": "unchanged"})
+    unchanged = client.v1.subscriptions.update(subscription.id, {"billing_cycle_anchor": {"type": "unchanged"}})
     assert unchanged.billing_cycle_anchor == HALFWAY
+    old_form: Any = {"billing_cycle_anchor": "now"}  # the form of API versions before this one
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.subscriptions.update(subscription.id, old_form)
+    assert refused.value.param == "billing_cycle_anchor"
 
 
 # ------------------------------------------------------------ prorations
