@@ -384,8 +384,24 @@ def _check_set(kind: str, members: list[Any]) -> Refusal | None:
         # Sic: DynamoDB's wording, "An number set" and two spaces.
         return _invalid(f"One or more parameter values were invalid: An {_SET_NAMES[kind]} set  may not be empty")
     if kind == "NS":
-        return _first(check_number(member) for member in members if isinstance(member, str))
+        refusal = _first(check_number(member) for member in members if isinstance(member, str))
+        if refusal:
+            return refusal
+    if len(set(map(_set_member_identity(kind), members))) < len(members):
+        return _invalid("One or more parameter values were invalid: Input collection "
+                        f"[{', '.join(map(str, members))}] contains duplicates")
     return None
+
+
+def _set_member_identity(kind: str) -> Callable[[Any], Any]:
+    """What makes two members the same: 1 and 1.0 are one number."""
+    def number(member: Any) -> Any:
+        try:
+            return Decimal(member).normalize()
+        except (InvalidOperation, TypeError):
+            return member
+
+    return number if kind == "NS" else str
 
 
 def check_number(text: str) -> Refusal | None:

@@ -390,6 +390,14 @@ def test_an_empty_set_is_refused_anywhere() -> None:
     assert message == "One or more parameter values were invalid: An number set  may not be empty"
 
 
+def test_a_set_with_duplicates_is_refused() -> None:
+    assert invalid("PutItem", {"TableName": TABLE, "Item": {**key(), "tags": {"SS": ["a", "b", "a"]}}}) == (
+        "One or more parameter values were invalid: Input collection [a, b, a] contains duplicates")
+    assert "contains duplicates" in invalid("PutItem", {"TableName": TABLE,
+                                                        "Item": {**key(), "ns": {"NS": ["1", "1.0"]}}})
+    accepted("PutItem", {"TableName": TABLE, "Item": {**key(), "ns": {"NS": ["1", "10"]}, "ss": {"SS": ["a", "A"]}}})
+
+
 # -------------------------------------------------------------------- keys
 
 def test_an_empty_string_key_is_refused_in_items_and_keys() -> None:
