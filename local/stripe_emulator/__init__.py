@@ -1,14 +1,18 @@
 """The project's Stripe emulator: Stripe's HTTP API for the real `stripe` SDK.
 
 Stateful (products, prices, customers, payment methods, subscriptions with
-several items, invoices, events, webhook endpoints), with separate test and
-live accounts by key, a clock tests can move, fault injection, and webhooks
-signed like Stripe's. The /_emulator control endpoints are in control.py.
+several items, invoices and invoice items, events, webhook endpoints, test
+clocks), with separate test and live accounts by key. Time moves only through
+Stripe's own test clock API: customers on a test clock live in its time,
+everyone else in wall time. Faults can be injected (errors, hangs, answers
+lost after the change happened) and webhooks are signed like Stripe's, and
+can be duplicated and reordered on request. The /_emulator control endpoints
+are in control.py.
 
     server.py        HTTP (stdlib ThreadingHTTPServer), one thread per request
     emulator.py      the parts of one emulator wired together
-    api.py           one API request: faults, auth, idempotency, validation, expand
-    routes.py        the endpoints served, with their parameter schemas
+    api.py           one API request: faults, auth, idempotency, validation, time, expand
+    routes.py        the endpoints served, with their parameter schemas and whose time they run in
     forms.py         Stripe's bracket form encoding
     params.py        parameter schemas: unknown, missing and malformed parameters
     listing.py       list objects and pagination;  expand.py  `expand[]`
@@ -17,8 +21,10 @@ signed like Stripe's. The /_emulator control endpoints are in control.py.
     subscriptions.py, subscription_changes.py, subscription_billing.py
     invoices.py, invoice_actions.py;  events.py (events, webhook endpoints)
     clock.py         time and calendar arithmetic;  renewals.py  what time brings
-    webhooks.py      signing and background delivery with retries
+    test_clocks.py   Stripe's test clocks: the only way time moves
+    webhooks.py      signing and background delivery with retries, duplicates, reordering
     faults.py, control.py
+    testing.py       helpers for tests (advance a test clock and wait, as against Stripe)
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ KIND_BY_PREFIX = {
     "in": "invoice", "ii": "invoiceitem", "pm": "payment_method", "we": "webhook_endpoint", "evt": "event",
     "clock": "test_helpers.test_clock",
 }
+# Which table a field's id lives in, for ids a caller chose (a product made with `id=pln_pro`).
+KIND_BY_FIELD = {"product": "product", "price": "price", "customer": "customer", "subscription": "subscription",
+                 "invoice": "invoice", "latest_invoice": "invoice", "default_payment_method": "payment_method",
+                 "test_clock": "test_helpers.test_clock"}
 
 
 def expand(account: Account, obj: StripeObject, paths: list[str]) -> StripeObject:
@@ -41,13 +45,13 @@ def _expand_path(account: Account, node: Any, parts: list[str], path: str) -> No
         raise _not_expandable(path)
     value = node[head]
     if isinstance(value, str):
-        node[head] = value = copy.deepcopy(_referenced(account, value, path))
+        node[head] = value = copy.deepcopy(_referenced(account, head, value, path))
     if value is not None:
         _expand_path(account, value, rest, path)
 
 
-def _referenced(account: Account, object_id: str, path: str) -> StripeObject:
-    kind = KIND_BY_PREFIX.get(object_id.split("_", 1)[0])
+def _referenced(account: Account, field: str, object_id: str, path: str) -> StripeObject:
+    kind = KIND_BY_PREFIX.get(object_id.split("_", 1)[0]) or KIND_BY_FIELD.get(field)
     found = account.find(kind, object_id) if kind else None
     if found is None:
         raise _not_expandable(path)

@@ -87,6 +87,7 @@ def add_pending_item(account: Account, subscription: StripeObject, item: StripeO
         pricing={"type": "price_details", "unit_amount_decimal": price["unit_amount_decimal"],
                  "price_details": {"price": price["id"], "product": price["product"]}},
         proration_details={"credited_items": None, "discount_amounts": []}))
+    del pending["created"]  # an invoice item tells its time by `date`
     account.private_of(pending["id"])["price"] = price
     account.emit("invoiceitem.created", pending)
     return pending
@@ -295,7 +296,8 @@ def list_invoice_items(account: Account, params: dict[str, Any]) -> StripeObject
     """`pending=true`: the items no invoice has claimed yet (prorations waiting for the next one)."""
     pending = params.get("pending")
     return list_kind(account, "invoiceitem", params, "/v1/invoiceitems", lambda item: (
-        equals(params, item, "customer", "invoice") and (pending is None or (item["invoice"] is None) == pending)))
+        equals(params, item, "customer", "invoice") and (pending is None or (item["invoice"] is None) == pending)),
+        created_field="date")
 
 
 def list_lines(account: Account, invoice_id: str, params: dict[str, Any]) -> StripeObject:

@@ -43,8 +43,10 @@ def _position(rows: list[StripeObject], object_id: str, param: str, label: str) 
     raise no_such(label, object_id, param)
 
 
-def list_kind(account: Account, kind: str, params: dict[str, Any], url: str, keep: Keep | None = None) -> StripeObject:
-    """List an account's objects of one kind, filtered by `keep` and by `created`.
+def list_kind(account: Account, kind: str, params: dict[str, Any], url: str, keep: Keep | None = None, *,
+              created_field: str = "created") -> StripeObject:
+    """List an account's objects of one kind, filtered by `keep` and by `created`
+    (which some kinds, invoice items, keep in another field).
 
     The cursor object stays in the rows whether or not it passes the filters:
     it only marks a position, and the page never includes it.
@@ -53,7 +55,7 @@ def list_kind(account: Account, kind: str, params: dict[str, Any], url: str, kee
     everything = [obj for obj in account.newest_first(kind) if not obj.get("deleted")]
     cursor = params.get("starting_after") or params.get("ending_before")
     rows = [obj for obj in everything if obj["id"] == cursor or (
-        (keep is None or keep(obj)) and (created is None or within(created, obj["created"])))]
+        (keep is None or keep(obj)) and (created is None or within(created, obj[created_field])))]
     return paginate(rows, params, url, label=kind.replace("_", " "))
 
 

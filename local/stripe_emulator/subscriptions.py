@@ -108,10 +108,12 @@ def new_item(account: Account, subscription_id: str, price: StripeObject, quanti
              metadata: dict[str, str], period: tuple[int, int]) -> StripeObject:
     # `price` is the price table's own dict, not a copy: an item shows its price as it is now
     # (archived or renamed), as Stripe's does; responses and events are deep copies.
-    return account.new_object(
+    item = account.new_object(
         "si", "subscription_item", price=price, plan=plan_of(price), quantity=quantity, metadata=metadata,
         subscription=subscription_id, current_period_start=period[0], current_period_end=period[1],
         billed_until=None, billing_thresholds=None, current_trial=None, discounts=[], tax_rates=[])
+    del item["livemode"]  # a subscription item is the one object without it
+    return item
 
 
 def items_of(subscription: StripeObject) -> list[StripeObject]:
