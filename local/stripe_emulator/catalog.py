@@ -45,8 +45,8 @@ PRICE_CREATE = Obj({
     "tax_behavior": Choice(("exclusive", "inclusive", "unspecified")), "expand": EXPAND,
 }, required=("currency", "product", "unit_amount"))
 PRICE_UPDATE = Obj({
-    "active": Boolean(), "nickname": Text(unsettable=True), "metadata": Metadata(),
-    "lookup_key": Text(unsettable=True, max_length=200), "transfer_lookup_key": Boolean(), "expand": EXPAND,
+    "active": Boolean(), "nickname": Text(), "metadata": Metadata(),
+    "lookup_key": Text(max_length=200), "transfer_lookup_key": Boolean(), "expand": EXPAND,
 })
 PRICE_LIST = list_schema(product=Text(), active=Boolean(), type=Choice(("one_time", "recurring")),
                          currency=Text(), lookup_keys=Array(Text(), max_items=10))

@@ -17,9 +17,10 @@ CUSTOMER_CREATE = Obj({
     "invoice_settings": Obj({"default_payment_method": Text()}), "test_clock": Text(), "expand": EXPAND,
 })
 CUSTOMER_UPDATE = Obj({
-    "email": Text(unsettable=True, max_length=512), "name": Text(unsettable=True, max_length=256),
-    "phone": Text(unsettable=True, max_length=20), "description": Text(unsettable=True), "metadata": Metadata(),
-    "invoice_settings": Obj({"default_payment_method": Text(unsettable=True)}), "expand": EXPAND,
+    # Stripe's types offer no "" (unset) for these, so an empty string is refused.
+    "email": Text(max_length=512), "name": Text(max_length=256), "phone": Text(max_length=20),
+    "description": Text(), "metadata": Metadata(), "invoice_settings": Obj({"default_payment_method": Text()}),
+    "expand": EXPAND,
 })
 CUSTOMER_LIST = list_schema(email=Text(max_length=512), test_clock=Text())
 

@@ -24,7 +24,7 @@ ENDPOINT_UPDATE = Obj({
     "url": Text(max_length=2048), "enabled_events": Array(Text()), "description": Text(unsettable=True),
     "metadata": Metadata(), "disabled": Boolean(), "expand": EXPAND,
 })
-ENDPOINT_LIST = list_schema()
+ENDPOINT_LIST = list_schema(created=False)
 
 
 def retrieve_event(account: Account, event_id: str) -> StripeObject:

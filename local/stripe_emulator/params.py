@@ -207,5 +207,7 @@ PAGINATION: dict[str, Spec] = {
 ONLY_EXPAND = Obj({"expand": EXPAND})
 
 
-def list_schema(**filters: Spec) -> Obj:
-    return Obj({**PAGINATION, **filters})
+def list_schema(*, created: bool = True, **filters: Spec) -> Obj:
+    """A list endpoint's parameters; not every list filters by `created` on Stripe."""
+    pagination = PAGINATION if created else {name: spec for name, spec in PAGINATION.items() if name != "created"}
+    return Obj({**pagination, **filters})

@@ -28,8 +28,8 @@ DECLINED_ON_ATTACH = "pm_card_chargeDeclined"
 
 ATTACH = Obj({"customer": Text(), "expand": EXPAND}, required=("customer",))
 DETACH = Obj({"expand": EXPAND})
-PAYMENT_METHOD_LIST = list_schema(customer=Text(), type=Choice(("card",)))
-CUSTOMER_PAYMENT_METHOD_LIST = list_schema(type=Choice(("card",)))
+PAYMENT_METHOD_LIST = list_schema(created=False, customer=Text(), type=Choice(("card",)))
+CUSTOMER_PAYMENT_METHOD_LIST = list_schema(created=False, type=Choice(("card",)))
 
 
 def is_test_token(value: str) -> bool:

@@ -66,7 +66,7 @@ SUBSCRIPTION_UPDATE = Obj({
     "description": Text(unsettable=True, max_length=500), "cancel_at_period_end": Boolean(),
     "proration_behavior": Choice(PRORATION_BEHAVIORS), "trial_end": Timestamp(now_allowed=True),
     "collection_method": Choice(COLLECTION_METHODS), "days_until_due": Integer(minimum=0, maximum=1095),
-    "default_payment_method": Text(unsettable=True), "payment_behavior": Choice(PAYMENT_BEHAVIORS),
+    "default_payment_method": Text(), "payment_behavior": Choice(PAYMENT_BEHAVIORS),
     # In this API version an object: billing_cycle_anchor[type]=now (or unchanged).
     "billing_cycle_anchor": Obj({"type": Choice(("now", "unchanged"))}, required=("type",)),
     "cancellation_details": CANCELLATION_DETAILS,

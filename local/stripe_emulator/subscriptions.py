@@ -54,7 +54,8 @@ SUBSCRIPTION_CREATE = Obj({
 }, required=("customer", "items"))
 SUBSCRIPTION_LIST = list_schema(customer=Text(), status=Choice((*STATUSES, "all", "ended")), price=Text(),
                                 collection_method=Choice(COLLECTION_METHODS), test_clock=Text())
-SUBSCRIPTION_ITEM_LIST = Obj({**PAGINATION, "subscription": Text()}, required=("subscription",))
+SUBSCRIPTION_ITEM_LIST = Obj({name: spec for name, spec in PAGINATION.items() if name != "created"}
+                             | {"subscription": Text()}, required=("subscription",))
 
 
 # ------------------------------------------------------------------ money
