@@ -12,7 +12,7 @@ refusal DynamoDB would answer, worded as DynamoDB words it:
 - items over 400 KB by DynamoDB's size rules (for updates, the item the update
   would leave behind);
 - numbers with more than 38 significant digits or outside DynamoDB's range,
-  empty sets;
+  empty sets and sets with duplicate members;
 - empty or oversized key values.
 
 `StrictDynamoDB` adds the one rule that needs memory: a `ClientRequestToken`
@@ -183,8 +183,8 @@ def _batch_write_actions(request_items: Mapping[str, Any]) -> Iterator[Action]:
 # -------------------------------------------------------------- the check
 
 def check(operation: str, request: Mapping[str, Any], tables: Tables | None = None) -> Refusal | None:
-    """The refusal DynamoDB would answer to this request, or None if it would accept it
-    (as far as these rules go: what moto checks well is left to moto)."""
+    """The refusal DynamoDB would answer to this request, or None when these rules find
+    nothing (whatever else is wrong with it, moto answers)."""
     tables = tables or NoTables()
     refusal = check_counts(operation, request)
     if refusal:
