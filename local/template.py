@@ -1,4 +1,5 @@
-"""Reading template.yaml: routes, function environments and table definitions.
+"""Reading template.yaml: routes (and CORS preflight routes), function settings and environments, the
+API's gateway responses and throttling, and table definitions.
 
 The local stack and the tests take all of these from the template itself, so
 what runs locally cannot drift from what deploys.
@@ -20,6 +21,11 @@ TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 LOCAL_REGION = "us-east-1"
 LOCAL_ACCOUNT_ID = "123456789012"
 LOCAL_STACK_NAME = "local"
+# API Gateway's limit on an integration (REST API), and Lambda's defaults when a function sets none.
+INTEGRATION_TIMEOUT_MS = 29_000
+LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
+LAMBDA_DEFAULT_MEMORY_MB = 128
+PREFLIGHT_METHOD = "OPTIONS"
 
 # What a pseudo parameter stands for on the local stack.
 PSEUDO_PARAMETERS = {
@@ -85,6 +91,8 @@ class Route:
     handler: str
     method: str
     path: str
+    # The Api event's TimeoutInMillis: how long API Gateway waits for the function.
+    integration_timeout_ms: int = INTEGRATION_TIMEOUT_MS
 
 
 def _functions(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -135,12 +143,29 @@ def _events(template: Mapping[str, Any], function_id: str, *types: str) -> list[
     return [event for event in events.values() if event.get("Type") in types]
 
 
-def api_routes(template: Mapping[str, Any]) -> list[Route]:
+def _all_api_routes(template: Mapping[str, Any], parameters: Mapping[str, str]) -> list[Route]:
     """One Route per Api event of every function (REST API events; HttpApi ones are another API)."""
+    resolver = _Resolver(template, {}, parameters)
     return [Route(function_id, handler_of(template, function_id), str(event["Properties"]["Method"]).upper(),
-                  str(event["Properties"]["Path"]))
+                  str(event["Properties"]["Path"]), _integration_timeout_ms(event["Properties"], resolver))
             for function_id in _functions(template)
             for event in _events(template, function_id, "Api")]
+
+
+def _integration_timeout_ms(properties: Mapping[str, Any], resolver: _Resolver) -> int:
+    declared = properties.get("TimeoutInMillis")
+    return INTEGRATION_TIMEOUT_MS if declared is None else int(resolver.text(declared))
+
+
+def api_routes(template: Mapping[str, Any], *, parameters: Mapping[str, str] | None = None) -> list[Route]:
+    """The API's operations: every Api event but the OPTIONS ones (CORS preflights, see preflight_routes).
+    This is the route table of the contract, the OpenAPI document and the auth matrix."""
+    return [route for route in _all_api_routes(template, parameters or {}) if route.method != PREFLIGHT_METHOD]
+
+
+def preflight_routes(template: Mapping[str, Any], *, parameters: Mapping[str, str] | None = None) -> list[Route]:
+    """The Api events with Method OPTIONS: functions that answer browsers' CORS preflights."""
+    return [route for route in _all_api_routes(template, parameters or {}) if route.method == PREFLIGHT_METHOD]
 
 
 def schedule_functions(template: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -247,6 +272,26 @@ def function_environment(template: Mapping[str, Any], function_id: str, *, table
     return environment
 
 
+def _numeric_property(template: Mapping[str, Any], function_id: str, name: str, default: int,
+                      parameters: Mapping[str, str]) -> int:
+    declared = _function_property(template, function_id, name)
+    if declared is None:
+        return default
+    return int(_Resolver(template, {}, parameters).text(declared))
+
+
+def function_timeout_seconds(template: Mapping[str, Any], function_id: str, *,
+                             parameters: Mapping[str, str] | None = None) -> int:
+    """The function's Timeout (its own, else Globals, else Lambda's default of 3 s)."""
+    return _numeric_property(template, function_id, "Timeout", LAMBDA_DEFAULT_TIMEOUT_SECONDS, parameters or {})
+
+
+def function_memory_mb(template: Mapping[str, Any], function_id: str, *,
+                       parameters: Mapping[str, str] | None = None) -> int:
+    """The function's MemorySize (its own, else Globals, else Lambda's default of 128 MB)."""
+    return _numeric_property(template, function_id, "MemorySize", LAMBDA_DEFAULT_MEMORY_MB, parameters or {})
+
+
 # ------------------------------------------------------------------- API
 
 @dataclass(frozen=True)
@@ -273,13 +318,90 @@ def api_stage_name(template: Mapping[str, Any], *, parameters: Mapping[str, str]
     return None
 
 
+def _api_setting(template: Mapping[str, Any], name: str) -> Any:
+    """A property of the template's REST API, else of Globals.Api (SAM's fallback); None when neither has it."""
+    declared = next((properties[name] for properties in _serverless_apis(template) if name in properties), None)
+    return declared if declared is not None else (template.get("Globals") or {}).get("Api", {}).get(name)
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """One of the API's GatewayResponses: how API Gateway writes an error it makes itself."""
+
+    status_code: int | None  # None: the response type's own status
+    headers: tuple[tuple[str, str], ...]
+    templates: tuple[tuple[str, str], ...]  # (content type, body template), in the template's order
+
+
+def _static_header_value(value: str, where: str) -> str:
+    # API Gateway takes a static header value in single quotes; anything else maps a request value,
+    # which the local gateway does not emulate.
+    if len(value) >= 2 and value.startswith("'") and value.endswith("'"):
+        return value[1:-1]
+    raise UnresolvableError(f"{where}: only static values ('text') are supported locally, not {value!r}")
+
+
+def _gateway_response(response_type: str, declared: Mapping[str, Any], resolver: _Resolver) -> GatewayResponse:
+    status = declared.get("StatusCode")
+    headers = ((declared.get("ResponseParameters") or {}).get("Headers") or {})
+    templates = declared.get("ResponseTemplates") or {}
+    return GatewayResponse(
+        status_code=None if status is None else int(resolver.text(status)),
+        headers=tuple((name, _static_header_value(resolver.text(value), f"{response_type} header {name}"))
+                      for name, value in headers.items()),
+        templates=tuple((content_type, resolver.text(body)) for content_type, body in templates.items()),
+    )
+
+
+def gateway_responses(template: Mapping[str, Any], *, parameters: Mapping[str, str]) -> dict[str, GatewayResponse]:
+    """The REST API's GatewayResponses by response type (MISSING_AUTHENTICATION_TOKEN, DEFAULT_5XX, ...)."""
+    declared = _api_setting(template, "GatewayResponses") or {}
+    resolver = _Resolver(template, {}, parameters)
+    return {response_type: _gateway_response(response_type, settings or {}, resolver)
+            for response_type, settings in declared.items()}
+
+
+@dataclass(frozen=True)
+class MethodThrottle:
+    """One MethodSettings entry's throttling: a token bucket per API method it covers."""
+
+    resource_path: str  # "/*" for every resource, else the resource path ("/v1/plans")
+    http_method: str  # "*" for every method
+    rate_limit: float | None  # requests per second; None: not set here
+    burst_limit: int | None  # bucket size; None: not set here
+
+
+def _decoded_resource_path(path: str) -> str:
+    # A MethodSettings path is "/" then the resource path with its slashes escaped as in a JSON pointer:
+    # /~1v1~1plans is /v1/plans.
+    return path if path == "/*" else path.removeprefix("/").replace("~1", "/").replace("~0", "~")
+
+
+def method_throttles(template: Mapping[str, Any], *, parameters: Mapping[str, str]) -> list[MethodThrottle]:
+    """The throttling of the REST API's stage, from its MethodSettings (template parameters resolved)."""
+    resolver = _Resolver(template, {}, parameters)
+
+    def number(setting: Mapping[str, Any], name: str) -> float | None:
+        return float(resolver.text(setting[name])) if name in setting else None
+
+    throttles = []
+    for setting in _api_setting(template, "MethodSettings") or []:
+        rate, burst = number(setting, "ThrottlingRateLimit"), number(setting, "ThrottlingBurstLimit")
+        if rate is None and burst is None:
+            continue
+        throttles.append(MethodThrottle(
+            resource_path=_decoded_resource_path(resolver.text(setting.get("ResourcePath", "/*"))),
+            http_method=resolver.text(setting.get("HttpMethod", "*")).upper(),
+            rate_limit=rate, burst_limit=None if burst is None else int(burst)))
+    return throttles
+
+
 def cors_configuration(template: Mapping[str, Any], *, parameters: Mapping[str, str]) -> Cors | None:
     """The Cors of the template's REST API (or of Globals.Api); None when preflights are not declared.
 
     One setting for every route: the local gateway serves the template's single REST API.
     """
-    declared = next((properties["Cors"] for properties in _serverless_apis(template) if "Cors" in properties),
-                    (template.get("Globals") or {}).get("Api", {}).get("Cors"))
+    declared = _api_setting(template, "Cors")
     if declared is None:
         return None
     resolver = _Resolver(template, {}, parameters)

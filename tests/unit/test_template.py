@@ -12,6 +12,8 @@ from moto import mock_aws
 
 from local.template import (
     TEMPLATE_PATH,
+    GatewayResponse,
+    MethodThrottle,
     Route,
     UnresolvableError,
     api_routes,
@@ -19,8 +21,13 @@ from local.template import (
     cors_configuration,
     create_tables,
     function_environment,
+    function_memory_mb,
+    function_timeout_seconds,
+    gateway_responses,
     load_template,
+    method_throttles,
     post_create_settings,
+    preflight_routes,
     schedule_functions,
     table_definitions,
 )
@@ -111,11 +118,18 @@ def test_the_real_template_loads_with_its_tags() -> None:
 
 # ---------------------------------------------------------------- routes
 
-def test_every_api_event_of_template_yaml_is_a_route() -> None:
+def test_every_api_event_of_template_yaml_is_a_route_or_a_preflight() -> None:
     routes = api_routes(load_template())
+    preflights = preflight_routes(load_template())
     # Counted from the text, independently of the YAML reading.
-    assert len(routes) == len(re.findall(r"^\s+Type: Api\s*$", TEMPLATE_PATH.read_text(), re.MULTILINE))
-    assert len({(route.method, route.path) for route in routes}) == len(routes), "two functions, one route"
+    events = re.findall(r"^\s+Type: Api\s*$|Type: Api, Properties:", TEMPLATE_PATH.read_text(), re.MULTILINE)
+    assert len(routes) + len(preflights) == len(events)
+    assert all(route.method != "OPTIONS" for route in routes)
+    assert all(route.method == "OPTIONS" for route in preflights)
+    everything = [*routes, *preflights]
+    assert len({(route.method, route.path) for route in everything}) == len(everything), "two functions, one route"
+    # Every path of the API answers its browser preflight.
+    assert {route.path for route in routes} == {route.path for route in preflights}
     found = {(route.function_id, route.method, route.path) for route in routes}
     assert {
         ("ListPublicPlansFunction", "GET", "/v1/plans"),
@@ -160,7 +174,48 @@ Resources:
 """)
     assert api_routes(template) == [Route("Fn", "shared.app.handler", "GET", "/things"),
                                     Route("Fn", "shared.app.handler", "ANY", "/things/{proxy+}")]
+    assert preflight_routes(template) == []
     assert schedule_functions(template) == [("Fn", "shared.app.handler"), ("Nightly", "jobs.nightly.handler")]
+
+
+def test_options_events_are_preflights_and_integration_timeouts_are_read(tmp_path: Path) -> None:
+    template = write(tmp_path, """
+Parameters: {Wait: {Type: Number, Default: 5000}}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.fn.handler
+      Events:
+        Get: {Type: Api, Properties: {Path: /things, Method: GET, TimeoutInMillis: !Ref Wait}}
+        Post: {Type: Api, Properties: {Path: /things, Method: POST}}
+  Cors:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.cors.handler
+      Events:
+        Things: {Type: Api, Properties: {Path: /things, Method: options}}
+""")
+    assert api_routes(template) == [Route("Fn", "app.fn.handler", "GET", "/things", 5000),
+                                    Route("Fn", "app.fn.handler", "POST", "/things", 29_000)]
+    assert api_routes(template, parameters={"Wait": "300"})[0].integration_timeout_ms == 300
+    assert preflight_routes(template) == [Route("Cors", "app.cors.handler", "OPTIONS", "/things")]
+
+
+def test_timeout_and_memory_come_from_the_function_globals_or_lambdas_defaults(tmp_path: Path) -> None:
+    template = write(tmp_path, """
+Parameters: {Memory: {Type: Number, Default: 1024}}
+Globals: {Function: {Timeout: 28, MemorySize: !Ref Memory}}
+Resources:
+  Own: {Type: AWS::Serverless::Function, Properties: {Handler: a.b.c, Timeout: 5, MemorySize: 256}}
+  Global: {Type: AWS::Serverless::Function, Properties: {Handler: a.b.c}}
+""")
+    assert (function_timeout_seconds(template, "Own"), function_memory_mb(template, "Own")) == (5, 256)
+    assert (function_timeout_seconds(template, "Global"), function_memory_mb(template, "Global")) == (28, 1024)
+    assert function_memory_mb(template, "Global", parameters={"Memory": "2048"}) == 2048
+    bare = write(tmp_path, "Resources: {Fn: {Type: AWS::Serverless::Function, Properties: {Handler: a.b.c}}}\n")
+    assert (function_timeout_seconds(bare, "Fn"), function_memory_mb(bare, "Fn")) == (3, 128)
+    assert function_timeout_seconds(load_template(), "AdminCreateTenantFunction") == 28
 
 
 # ----------------------------------------------------------- environment
@@ -246,6 +301,52 @@ Resources:
     shorthand = write(tmp_path, "Globals: {Api: {Cors: \"'*'\"}}\nResources: {}\n")
     assert cors_configuration(shorthand, parameters={}) == cors_configuration(
         {"Resources": {}, "Globals": {"Api": {"Cors": {"AllowOrigin": "'*'"}}}}, parameters={})
+
+
+def test_gateway_responses_of_template_yaml_are_read_with_static_header_values() -> None:
+    responses = gateway_responses(load_template(), parameters={})
+    assert {"MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "REQUEST_TOO_LARGE", "INTEGRATION_TIMEOUT",
+            "DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses)
+    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing.status_code == 404
+    assert ("Cache-Control", "no-store") in missing.headers  # without the quotes API Gateway requires
+    ((content_type, body),) = missing.templates
+    assert content_type == "application/json"
+    assert "$context.requestId" in body
+    assert responses["DEFAULT_5XX"].status_code is None
+    assert ("Retry-After", "1") in responses["THROTTLED"].headers
+
+
+def test_a_gateway_response_header_mapped_from_the_request_is_refused(tmp_path: Path) -> None:
+    template = write(tmp_path, """
+Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      GatewayResponses:
+        DEFAULT_4XX: {ResponseParameters: {Headers: {X-Echo: method.request.header.X-Echo}}}
+""")
+    with pytest.raises(UnresolvableError, match="DEFAULT_4XX header X-Echo"):
+        gateway_responses(template, parameters={})
+    assert gateway_responses({"Resources": {}}, parameters={}) == {}
+    bare = {"Resources": {"Api": {"Type": "AWS::Serverless::Api", "Properties": {
+        "GatewayResponses": {"THROTTLED": {}}}}}}
+    assert gateway_responses(bare, parameters={}) == {"THROTTLED": GatewayResponse(None, (), ())}
+
+
+def test_method_settings_throttling_resolves_parameters_and_resource_paths(tmp_path: Path) -> None:
+    assert method_throttles(load_template(), parameters={"ThrottlingRateLimit": "7"}) == [
+        MethodThrottle("/*", "*", rate_limit=7.0, burst_limit=100)]
+    template = write(tmp_path, """
+Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      MethodSettings:
+        - {ResourcePath: "/~1v1~1plans", HttpMethod: get, ThrottlingBurstLimit: 3}
+        - {ResourcePath: "/*", HttpMethod: "*", LoggingLevel: INFO}
+""")
+    assert method_throttles(template, parameters={}) == [MethodThrottle("/v1/plans", "GET", None, 3)]
 
 
 # ---------------------------------------------------------------- tables
