@@ -10,8 +10,21 @@ from typing import Any
 
 import pytest
 
-from local.apigw import LambdaContext, match_route, rest_event, routes_for_path, scheduled_event
-from local.template import Route, api_routes, load_template
+from local.apigw import (
+    INTEGRATION_TIMEOUT,
+    LAMBDA_FAILURE,
+    MISSING_AUTHENTICATION_TOKEN,
+    THROTTLED,
+    LambdaContext,
+    StageThrottle,
+    TokenBucket,
+    gateway_response,
+    match_route,
+    rest_event,
+    routes_for_path,
+    scheduled_event,
+)
+from local.template import GatewayResponse, MethodThrottle, Route, api_routes, load_template, preflight_routes
 
 ROUTES = [
     Route("Compare", "catalog.compare_plans.handler", "POST", "/v1/plans/compare"),
@@ -192,3 +205,100 @@ def test_scheduled_event_is_eventbridges() -> None:
     assert event["resources"] == ["arn:aws:events:us-east-1:123456789012:rule/nightly"]
     assert event["detail"] == {}
     assert datetime.fromisoformat(event["time"]).tzinfo == UTC
+
+
+# ------------------------------------------------------- gateway responses
+
+RECEIVED = datetime(2026, 11, 23, 11, 46, 0, tzinfo=UTC)
+ENVELOPE = GatewayResponse(status_code=None, headers=(("Cache-Control", "no-store"),), templates=(
+    ("application/json", '{"message":$context.error.messageString,"type":"$context.error.responseType",'
+                         '"id":"$context.requestId","at":"$context.requestTime","unknown":"$context.nothing.here"}'),))
+
+
+def test_a_declared_response_type_shapes_its_error() -> None:
+    declared = {"MISSING_AUTHENTICATION_TOKEN": GatewayResponse(404, ENVELOPE.headers, ENVELOPE.templates)}
+    status, headers, body = gateway_response(MISSING_AUTHENTICATION_TOKEN, declared, request_id="req-1",
+                                             received_at=RECEIVED)
+    assert status == 404
+    assert json.loads(body) == {"message": "Missing Authentication Token", "type": "MISSING_AUTHENTICATION_TOKEN",
+                                "id": "req-1", "at": "23/Nov/2026:11:46:00 +0000", "unknown": ""}
+    assert ("Cache-Control", "no-store") in headers
+    assert ("Content-Type", "application/json") in headers
+    assert ("x-amzn-RequestId", "req-1") in headers
+
+
+@pytest.mark.parametrize(("error", "fallback"), [(THROTTLED, "DEFAULT_4XX"), (INTEGRATION_TIMEOUT, "DEFAULT_5XX"),
+                                                 (LAMBDA_FAILURE, "DEFAULT_5XX")])
+def test_an_undeclared_type_falls_back_to_its_class_default(error: Any, fallback: str) -> None:
+    status, headers, body = gateway_response(error, {fallback: ENVELOPE}, request_id="r", received_at=RECEIVED)
+    assert status == error.status
+    assert json.loads(body)["message"] == error.message
+    assert ("Cache-Control", "no-store") in headers
+    other = {"DEFAULT_5XX" if fallback == "DEFAULT_4XX" else "DEFAULT_4XX": ENVELOPE}
+    assert json.loads(gateway_response(error, other, request_id="r", received_at=RECEIVED)[2]) == {
+        "message": error.message}
+
+
+def test_without_any_declared_response_api_gateways_own_body_is_written() -> None:
+    assert gateway_response(LAMBDA_FAILURE, {}, request_id="r", received_at=RECEIVED) == (
+        502, [("Content-Type", "application/json"), ("x-amzn-RequestId", "r")],
+        b'{"message":"Internal server error"}')
+
+
+def test_a_class_default_status_applies_to_undeclared_types_only() -> None:
+    declared = {"DEFAULT_4XX": GatewayResponse(400, (), ()),
+                "THROTTLED": GatewayResponse(None, (), ())}
+    assert gateway_response(MISSING_AUTHENTICATION_TOKEN, declared, request_id="r", received_at=RECEIVED)[0] == 400
+    assert gateway_response(THROTTLED, declared, request_id="r", received_at=RECEIVED)[0] == 429
+
+
+# -------------------------------------------------------------- throttling
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_token_bucket_allows_its_burst_then_refills_at_its_rate() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(rate=2, burst=3, clock=clock)
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    clock.now += 0.5  # one token back at 2 per second
+    assert [bucket.take(), bucket.take()] == [True, False]
+    clock.now += 60  # never more than the burst
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+
+
+def test_a_burst_of_zero_throttles_everything() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(rate=100, burst=0, clock=clock)
+    clock.now += 10
+    assert bucket.take() is False
+
+
+def test_stage_throttling_is_per_method_and_the_most_specific_setting_wins() -> None:
+    clock = FakeClock()
+    throttle = StageThrottle([MethodThrottle("/*", "*", rate_limit=0, burst_limit=2),
+                              MethodThrottle("/v1/plans", "GET", rate_limit=None, burst_limit=1)], clock=clock)
+    assert [throttle.allows("/v1/plans", "GET") for _ in range(2)] == [True, False]
+    assert [throttle.allows("/v1/plans", "post") for _ in range(3)] == [True, True, False]
+    assert [throttle.allows("/v1/plans/{plan_id}", "GET") for _ in range(3)] == [True, True, False]
+
+
+def test_without_method_settings_the_account_limits_apply() -> None:
+    throttle = StageThrottle([], clock=FakeClock())
+    assert all(throttle.allows("/v1/plans", "GET") for _ in range(5_000))
+    assert throttle.allows("/v1/plans", "GET") is False
+
+
+def test_template_yaml_preflights_route_to_the_cors_function() -> None:
+    template = load_template()
+    routes = [*api_routes(template), *preflight_routes(template)]
+    for path in ("/v1/plans", "/v1/plans/pln_pro", "/v1/admin/tenants/tnt_1", "/v1/tenants/tnt_1/plan"):
+        matched = match_route(routes, "OPTIONS", path)
+        assert matched is not None, path
+        assert matched[0].function_id == "CorsPreflightFunction"
+    assert match_route(api_routes(template), "OPTIONS", "/v1/plans") is None
