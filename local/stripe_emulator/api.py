@@ -140,18 +140,25 @@ class Api:
             account = self.state.account(mode)  # looked up under the lock: a reset replaces accounts
             _let_wall_time_pass(account)
             if key is not None and key in account.idempotency:
-                return _replay(account.idempotency[key], fingerprint(request.method, request.path, params), key)
-            checked = validate(params, route.schema)
-            self.state.context.request_id, self.state.context.idempotency_key = request.request_id, key
-            try:
-                response = self._execute(route, account, checked, ids, request.request_id, fault)
-            finally:
-                self.state.context.request_id = self.state.context.idempotency_key = None
-            if key is not None:
-                account.idempotency[key] = IdempotentResult(
-                    fingerprint(request.method, request.path, params), response.status, response.payload)
+                response = _replay(account.idempotency[key], fingerprint(request.method, request.path, params), key)
+            else:
+                response = self._serve_once(request, route, account, params, ids, key, fault)
         if fault is not None and fault.mode == "lost":
-            response.lost = fault
+            response.lost = fault  # a replayed answer is lost on the way as well
+        return response
+
+    def _serve_once(self, request: ApiRequest, route: routes.Route, account: Account, params: dict[str, Any],
+                    ids: tuple[str, ...], key: str | None, fault: Fault | None) -> ApiResponse:
+        """Validate, run the endpoint, and keep its answer under the key (under the state lock)."""
+        checked = validate(params, route.schema)
+        self.state.context.request_id, self.state.context.idempotency_key = request.request_id, key
+        try:
+            response = self._execute(route, account, checked, ids, request.request_id, fault)
+        finally:
+            self.state.context.request_id = self.state.context.idempotency_key = None
+        if key is not None:
+            account.idempotency[key] = IdempotentResult(
+                fingerprint(request.method, request.path, params), response.status, response.payload)
         return response
 
     def _execute(self, route: routes.Route, account: Account, params: dict[str, Any], ids: tuple[str, ...],

@@ -13,7 +13,9 @@ retries included, takes one) go wrong in one of these ways (`mode`):
     lost         runs fully (objects change, events are emitted, the answer is
                  stored under its Idempotency-Key), then the answer is never
                  sent: the connection hangs `seconds` (or until the faults are
-                 cleared) and closes. A timeout after the change happened.
+                 cleared) and closes. A timeout after the change happened. A
+                 retry that the key replays loses its answer the same way while
+                 the fault lasts.
     error_after  runs fully, then answers the 5xx `status` instead, and that
                  5xx is what the Idempotency-Key replays.
 

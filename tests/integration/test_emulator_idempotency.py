@@ -173,6 +173,20 @@ def test_the_sdk_retrying_a_lost_answer_gets_the_one_result(emulator: EmulatorHa
     emulator_call(emulator, "DELETE", "/_emulator/faults")
 
 
+def test_while_answers_are_lost_a_replayed_retry_is_lost_too(emulator: EmulatorHandle) -> None:
+    fault(emulator, mode="lost", count=2, seconds=30)
+    retrying = client_for(emulator.url, max_network_retries=1, http_client=stripe.RequestsClient(timeout=1))
+
+    with pytest.raises(stripe.APIConnectionError):
+        retrying.v1.customers.create({"email": "twice@example.com"}, {"idempotency_key": "k-lost-twice"})
+
+    assert len(customers(emulator)) == 1, "the retry replayed the first run; it did not run again"
+    again = client_for(emulator.url).v1.customers.create({"email": "twice@example.com"},
+                                                         {"idempotency_key": "k-lost-twice"})
+    assert [again.id] == customers(emulator)
+    emulator_call(emulator, "DELETE", "/_emulator/faults")
+
+
 def test_a_lost_answer_is_never_sent_even_when_the_hang_ends(emulator: EmulatorHandle) -> None:
     fault(emulator, mode="lost", count=1, seconds=30)
     patient = client_for(emulator.url, http_client=stripe.RequestsClient(timeout=20))
