@@ -17,6 +17,7 @@ import heapq
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from local.stripe_emulator import invoices, subscription_billing, subscriptions
 from local.stripe_emulator.clock import DAY
@@ -25,15 +26,60 @@ from local.stripe_emulator.store import Account, StripeObject
 TRIAL_WILL_END_NOTICE = 3 * DAY
 INCOMPLETE_EXPIRES_AFTER = 23 * 3600
 RENEWING = ("active", "past_due", "unpaid")
+_WALL_TIME = "wall time"  # the account's private bookkeeping of what wall time brings next
 
 Step = Callable[[Account, StripeObject], None]
 
 
 def run_wall_time(account: Account) -> None:
-    """Everything due by now for subscriptions that are not on a test clock. Call under state.lock."""
-    in_wall_time = [subscription for subscription in account.table("subscription").values()
-                    if subscription["test_clock"] is None and subscription["status"] not in subscriptions.ENDED]
-    run_due(account, in_wall_time, until=account.clock.wall_now())
+    """Everything due by now for subscriptions that are not on a test clock. Call under state.lock.
+
+    This runs on every API request, so each subscription's next due moment is kept and
+    worked out again only for subscriptions that changed: every change records an event
+    about the subscription or its invoice, so the events recorded since the last request
+    name them.
+    """
+    book = account.private_of(_WALL_TIME)
+    due: dict[str, int] = book.setdefault("due", {})
+    _note_changes(account, book, due)
+    now = account.clock.wall_now()
+    ready = [subscription for subscription_id, moment in due.items() if moment <= now
+             and (subscription := account.find("subscription", subscription_id)) is not None]
+    if ready:
+        run_due(account, ready, until=now)
+        for subscription in ready:  # a step changes only its own subscription
+            _reschedule(account, due, subscription)
+        book["events"] = len(account.table("event"))
+
+
+def _note_changes(account: Account, book: dict[str, Any], due: dict[str, int]) -> None:
+    events = account.table("event")
+    if "events" not in book:
+        for subscription in account.table("subscription").values():
+            _reschedule(account, due, subscription)
+    else:
+        for event in itertools.islice(reversed(events.values()), len(events) - book["events"]):
+            changed = _subscription_of_event(account, event)
+            if changed is not None:
+                _reschedule(account, due, changed)
+    book["events"] = len(events)
+
+
+def _subscription_of_event(account: Account, event: StripeObject) -> StripeObject | None:
+    obj = event["data"]["object"]
+    if obj.get("object") == "subscription":
+        return account.find("subscription", obj["id"])
+    if obj.get("object") == "invoice":
+        return account.find("subscription", invoices.subscription_of(obj) or "")
+    return None
+
+
+def _reschedule(account: Account, due: dict[str, int], subscription: StripeObject) -> None:
+    step = _next_step(account, subscription) if subscription["test_clock"] is None else None
+    if step is None:
+        due.pop(subscription["id"], None)
+    else:
+        due[subscription["id"]] = step[0]
 
 
 def run_due(account: Account, due_for: Iterable[StripeObject], *, until: int, not_before: int | None = None) -> None:

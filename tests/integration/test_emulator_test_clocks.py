@@ -205,6 +205,19 @@ def test_wall_time_customers_move_with_wall_time(client: stripe.StripeClient) ->
     assert client.v1.invoices.retrieve(str(active.latest_invoice)).created == trial_end
 
 
+def test_a_change_moves_what_wall_time_brings(client: stripe.StripeClient) -> None:
+    customer = client.v1.customers.create({"payment_method": "pm_card_visa",
+                                           "invoice_settings": {"default_payment_method": "pm_card_visa"}})
+    subscription = trial_subscription(client, customer.id, a_price(client), days=14)
+    client.v1.subscriptions.retrieve(subscription.id)  # the emulator now knows its next step is days away
+    trial_end = int(time.time()) + 2
+
+    client.v1.subscriptions.update(subscription.id, {"trial_end": trial_end})
+    time.sleep(trial_end - time.time() + 1.1)
+
+    assert client.v1.subscriptions.retrieve(subscription.id).status == "active"
+
+
 # ----------------------------------------------------------------- limits
 
 
