@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MODES = ("error", "hang", "lost", "error_after")
-AFTER_EXECUTION = ("lost", "error_after")
 DEFAULT_HANG_SECONDS = 30.0
 
 
