@@ -32,9 +32,11 @@ from local.stripe_emulator.store import API_VERSION, Account, IdempotentResult, 
 
 MAX_LOGGED_REQUESTS = 5000
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
-# Errors a request meets before its endpoint starts executing: Stripe does not remember
-# them under an idempotency key, so a corrected retry with the same key is served afresh.
-_NOT_REMEMBERED = {"parameter_unknown", "parameter_missing", "parameter_invalid_empty", "parameter_invalid_integer"}
+# Parameter validation, which Stripe does before its endpoint starts executing: it does not
+# remember these under an idempotency key ("if incoming parameters fail validation ... no
+# idempotent result is saved"), so a corrected retry with the same key is served afresh.
+_NOT_REMEMBERED = {"parameter_unknown", "parameter_missing", "parameter_invalid_empty", "parameter_invalid_integer",
+                   "parameters_exclusive"}
 
 
 @dataclass(frozen=True)

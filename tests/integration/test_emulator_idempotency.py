@@ -93,6 +93,23 @@ def test_a_validation_error_is_not_kept_so_a_corrected_retry_runs(emulator: Emul
     assert customers(emulator) == [created.id]
 
 
+def test_exclusive_parameters_are_validation_so_a_corrected_retry_runs(emulator: EmulatorHandle) -> None:
+    client = client_for(emulator.url)
+    customer = client.v1.customers.create({})
+    product = client.v1.products.create({"name": "Pro"})
+    price = client.v1.prices.create({"product": product.id, "currency": "usd", "unit_amount": 100,
+                                     "recurring": {"interval": "month"}})
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": price.id}],
+                                        "trial_period_days": 7, "trial_end": "now"}, {"idempotency_key": "k-excl"})
+    assert refused.value.code == "parameters_exclusive"
+
+    created = client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": price.id}],
+                                              "trial_period_days": 7}, {"idempotency_key": "k-excl"})
+
+    assert created.status == "trialing"
+
+
 def test_a_key_longer_than_255_characters_is_refused(emulator: EmulatorHandle) -> None:
     with pytest.raises(stripe.InvalidRequestError, match="Idempotency-Key"):
         client_for(emulator.url).v1.customers.create({}, {"idempotency_key": "k" * 256})
