@@ -200,6 +200,8 @@ INTEGRATION_TIMEOUT = GatewayError("INTEGRATION_TIMEOUT", 504, "Endpoint request
 # A function that raised, timed out or returned a malformed proxy response: a 502 with no type of its own,
 # so DEFAULT_5XX shapes it.
 LAMBDA_FAILURE = GatewayError("DEFAULT_5XX", 502, "Internal server error")
+# Lambda refused the invocation itself (here: no execution environment could be started).
+LAMBDA_REJECTED = GatewayError("DEFAULT_5XX", 500, "Internal server error")
 
 # What API Gateway writes when no gateway response shapes the error.
 _BUILT_IN_TEMPLATE = ("application/json", '{"message":$context.error.messageString}')

@@ -1,10 +1,14 @@
 """The local API Gateway: what `sam local start-api` does, without Docker.
 
-Routes each HTTP request to its function by template.yaml's Api events, calls
-the handler in-process with a real REST proxy event and a Lambda context, and
-writes the proxy response back, answering for API Gateway itself where it
-would (403 for an unknown route, 502 for a crashed or malformed function, CORS
-preflights when the API declares Cors). It also serves /openapi.json, a
+Routes each HTTP request to its function by template.yaml's Api events and
+invokes it as Lambda would (local.lambda_runtime: an execution environment
+per concurrent invocation, the function's Timeout enforced) with a real REST
+proxy event, then writes the proxy response back. It answers for API Gateway
+itself where API Gateway would, through the API's GatewayResponses: an
+unknown route or method, a body over 10 MB, the stage's throttling, a
+crashed, timed-out or malformed function (502), an integration past its
+timeout (504); and it serves CORS preflights, by their OPTIONS functions or
+by SAM's mock when the API declares Cors. It also serves /openapi.json, a
 Swagger UI page at /docs (assets bundled with Powertools, so it works
 offline), and POST /_local/schedule/<FunctionId> to run a scheduled function
 on demand.
@@ -13,9 +17,7 @@ on demand.
 from __future__ import annotations
 
 import base64
-import importlib
 import json
-import os
 import sys
 import threading
 import time
@@ -23,13 +25,36 @@ import traceback
 import urllib.parse
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from local.apigw import LambdaContext, match_route, rest_event, routes_for_path, scheduled_event
+from local.apigw import (
+    INTEGRATION_TIMEOUT,
+    LAMBDA_FAILURE,
+    LAMBDA_REJECTED,
+    MISSING_AUTHENTICATION_TOKEN,
+    REQUEST_TOO_LARGE,
+    THROTTLED,
+    GatewayError,
+    StageThrottle,
+    gateway_response,
+    match_route,
+    rest_event,
+    routes_for_path,
+    scheduled_event,
+)
+from local.lambda_runtime import (
+    DEFAULT_MAX_ENVIRONMENTS,
+    FunctionConfig,
+    InvocationResult,
+    LambdaService,
+    Outcome,
+    PoolClosed,
+)
 from local.template import (
     LOCAL_ACCOUNT_ID,
     LOCAL_REGION,
@@ -42,6 +67,12 @@ from local.template import (
     cors_configuration,
     function_environment,
     function_ids,
+    function_memory_mb,
+    function_timeout_seconds,
+    gateway_responses,
+    handler_of,
+    method_throttles,
+    preflight_routes,
     schedule_functions,
 )
 
@@ -57,6 +88,15 @@ DOCS_PAGE = """<!doctype html>
 SCHEDULE_PREFIX = "/_local/schedule/"
 # Framing headers are the gateway's to write, whatever the function says.
 _FRAMING_HEADERS = {"content-length", "transfer-encoding", "connection"}
+# The keys of a REST API proxy response; API Gateway refuses any other as a malformed response.
+_PROXY_RESPONSE_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
+# API Gateway's payload limit (REST API): 10 MB.
+PAYLOAD_LIMIT_BYTES = 10 * 1024 * 1024
+# A refused body is still read (and dropped), so that the client reads the 413 instead of a reset
+# connection; past this much it is not worth it and the connection is closed.
+_DRAIN_LIMIT_BYTES = 8 * PAYLOAD_LIMIT_BYTES
+# Pending connections the listening socket holds: a burst of clients must queue, not be reset.
+LISTEN_BACKLOG = 128
 
 Headers = list[tuple[str, str]]
 Reply = tuple[int, Headers, bytes]
@@ -64,6 +104,10 @@ Reply = tuple[int, Headers, bytes]
 
 class BadRequest(Exception):
     """A request the gateway cannot even read (malformed framing)."""
+
+
+class PayloadTooLarge(Exception):
+    """A body over API Gateway's payload limit."""
 
 
 @dataclass(frozen=True)
@@ -74,40 +118,61 @@ class Incoming:
     headers: list[tuple[str, str]]  # in order, repeated names kept
     body: bytes
     source_ip: str = "127.0.0.1"
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
 
 
 class Gateway:
     def __init__(self, template: Mapping[str, Any], host: str = "127.0.0.1", port: int = 3000, *,
                  table_names: Mapping[str, str], parameters: Mapping[str, str], extra_env: Mapping[str, str],
-                 log_requests: bool = True, code_root: Path = REPO_ROOT) -> None:
-        """`code_root` is the directory CodeUri paths are relative to (the template's)."""
-        self.routes = api_routes(template)
+                 log_requests: bool = True, code_root: Path = REPO_ROOT,
+                 max_environments: int = DEFAULT_MAX_ENVIRONMENTS) -> None:
+        """`code_root` is the directory CodeUri paths are relative to (the template's); `parameters` override
+        the template's parameters; `max_environments` caps each function's concurrent execution environments
+        (invocations beyond it queue)."""
+        self.routes = [*api_routes(template, parameters=parameters), *preflight_routes(template, parameters=parameters)]
         self.schedules = dict(schedule_functions(template))
         self.cors = cors_configuration(template, parameters=parameters)
         self.stage = api_stage_name(template, parameters=parameters) or "local"
+        self.responses = gateway_responses(template, parameters=parameters)
+        self.throttle = StageThrottle(method_throttles(template, parameters=parameters))
         self.log_requests = log_requests
-        _set_environment(template, table_names, parameters, extra_env)
-        _add_code_dirs_to_path(code_root / code_uri(template, function_id) for function_id in function_ids(template))
-        self.server = ThreadingHTTPServer((host, port), self._request_handler_class())
-        self.server.daemon_threads = True
+        self.lambdas = LambdaService(_function_configs(template, code_root, table_names, parameters, extra_env),
+                                     max_environments)
+        self.server = _Server((host, port), self._request_handler_class())
+        self._served = False
         reachable_host = "127.0.0.1" if host in ("", "0.0.0.0") else host
         self.url = f"http://{reachable_host}:{self.server.server_address[1]}"
 
     # -- lifecycle
 
     def serve_forever(self) -> None:
+        self._served = True
         self.server.serve_forever()
 
     def start_in_thread(self) -> threading.Thread:
         # A short poll so shutdown() returns at once: tests start and stop a gateway each.
+        self._served = True
         thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                   name="local-gateway", daemon=True)
         thread.start()
         return thread
 
     def shutdown(self) -> None:
-        self.server.shutdown()
+        """Stop serve_forever (running in another thread), then close()."""
+        if self._served:  # the server's shutdown() waits for a serve_forever that never ran, forever
+            self.server.shutdown()
+        self.close()
+
+    def close(self) -> None:
+        """Close the listening socket and stop every function's execution environments."""
         self.server.server_close()
+        self.lambdas.close()
 
     # -- HTTP
 
@@ -138,6 +203,10 @@ class Gateway:
         except BadRequest as error:
             request.close_connection = True  # the rest of the stream cannot be trusted
             status, headers, payload = _json(400, {"message": str(error)})
+        except PayloadTooLarge:
+            request.close_connection = True  # what is left of an undrained body cannot be read as a request
+            status, headers, payload = gateway_response(REQUEST_TOO_LARGE, self.responses,
+                                                        request_id=str(uuid.uuid4()), received_at=datetime.now(UTC))
         _write_response(request, status, headers, payload)
         return status
 
@@ -148,33 +217,53 @@ class Gateway:
             return local_reply
         matched = match_route(self.routes, incoming.method, incoming.path)
         if matched is not None:
-            return self._invoke(matched[0], matched[1], incoming)
+            route, path_parameters = matched
+            if not self.throttle.allows(route.path, route.method):
+                return self._gateway_error(THROTTLED, incoming)
+            return self._invoke(route, path_parameters, incoming)
         if incoming.method == "OPTIONS" and self.cors is not None:
-            preflight = self._preflight(incoming.path, self.cors)
+            preflight = self._preflight(incoming, self.cors)
             if preflight is not None:
                 return preflight
         # API Gateway's answer to an unknown resource, and to a method the resource lacks.
-        return _json(403, {"message": "Missing Authentication Token"})
+        return self._gateway_error(MISSING_AUTHENTICATION_TOKEN, incoming)
+
+    def _gateway_error(self, error: GatewayError, incoming: Incoming) -> Reply:
+        return gateway_response(error, self.responses, request_id=incoming.request_id,
+                                received_at=incoming.received_at)
 
     # -- functions
 
     def _invoke(self, route: Route, path_parameters: dict[str, str], incoming: Incoming) -> Reply:
-        request_id = str(uuid.uuid4())
         event = rest_event(incoming.method, incoming.path, resource=route.path, path_parameters=path_parameters,
                            headers=_grouped(incoming.headers),
                            query=urllib.parse.parse_qs(incoming.query, keep_blank_values=True),
-                           body=incoming.body or None, stage=self.stage, request_id=request_id,
-                           source_ip=incoming.source_ip)
-        context = LambdaContext(function_name=route.function_id, aws_request_id=request_id)
+                           body=incoming.body or None, stage=self.stage, request_id=incoming.request_id,
+                           source_ip=incoming.source_ip, received_at=incoming.received_at)
+        future = self.lambdas.submit(route.function_id, event, incoming.request_id)
         try:
-            response = _load_handler(route.handler)(event, context)
-            status, headers, payload = _proxy_response(response)
-        except Exception:
-            # A crashed function or a malformed answer is API Gateway's 502; the details go to the console.
-            print(f"{route.function_id} ({route.handler}) failed:", file=sys.stderr)
-            traceback.print_exc()
-            return _json(502, {"message": "Internal server error"}, request_id)
-        return status, [*headers, ("x-amzn-RequestId", request_id)], payload
+            result = future.result(timeout=route.integration_timeout_ms / 1000)
+        except TimeoutError:
+            future.cancel()  # still queued: it never runs; running: it goes on, as a Lambda invocation does
+            _log_failure(route.function_id, route.handler,
+                         f"Execution failed due to a timeout: no answer in {route.integration_timeout_ms} ms")
+            return self._gateway_error(INTEGRATION_TIMEOUT, incoming)
+        except (PoolClosed, OSError) as rejected:
+            _log_failure(route.function_id, route.handler, f"the invocation was refused: {rejected}")
+            return self._gateway_error(LAMBDA_REJECTED, incoming)
+        return self._proxy_reply(route, result, incoming)
+
+    def _proxy_reply(self, route: Route, result: InvocationResult, incoming: Incoming) -> Reply:
+        if result.outcome is not Outcome.SUCCEEDED:
+            _log_failure(route.function_id, route.handler, result.error)
+            return self._gateway_error(LAMBDA_FAILURE, incoming)
+        try:
+            status, headers, payload = _proxy_response(result.payload)
+        except ValueError as malformed:
+            _log_failure(route.function_id, route.handler,
+                         f"Execution failed due to configuration error: Malformed Lambda proxy response: {malformed}")
+            return self._gateway_error(LAMBDA_FAILURE, incoming)
+        return status, [*headers, ("x-amzn-RequestId", incoming.request_id)], payload
 
     def _run_schedule(self, function_id: str, query: str) -> Reply:
         handler = self.schedules.get(function_id)
@@ -186,13 +275,17 @@ class Gateway:
         except ValueError as error:
             return _json(400, {"message": f"time must be ISO 8601: {error}"})
         rule_arn = f"arn:aws:events:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:rule/{function_id}"
+        future: Future[InvocationResult] = self.lambdas.submit(function_id, scheduled_event(rule_arn, moment),
+                                                               str(uuid.uuid4()))
         try:
-            result = _load_handler(handler)(scheduled_event(rule_arn, moment), LambdaContext(function_id))
-        except Exception:
-            print(f"{function_id} ({handler}) failed:", file=sys.stderr)
-            traceback.print_exc()
-            return _json(502, {"message": f"{function_id} raised; see the gateway's console"})
-        return _json(200, {"result": result})
+            result = future.result()  # no integration timeout here: the function's own Timeout bounds the wait
+        except (PoolClosed, OSError) as rejected:
+            _log_failure(function_id, handler, f"the invocation was refused: {rejected}")
+            return _json(500, {"message": f"{function_id} could not be invoked: {rejected}"})
+        if result.outcome is not Outcome.SUCCEEDED:
+            _log_failure(function_id, handler, result.error)
+            return _json(502, {"message": f"{function_id} failed ({result.outcome.value}); see the gateway's console"})
+        return _json(200, {"result": result.payload})
 
     # -- answers API Gateway or the local stack give without a function
 
@@ -208,11 +301,16 @@ class Gateway:
             return self._run_schedule(path.removeprefix(SCHEDULE_PREFIX), incoming.query)
         return None
 
-    def _preflight(self, path: str, cors: Cors) -> Reply | None:
+    def _preflight(self, incoming: Incoming, cors: Cors) -> Reply | None:
         """The mock OPTIONS integration SAM adds to every path when the API declares Cors."""
-        methods = sorted({route.method for route, _ in routes_for_path(self.routes, path)})
-        if not methods:
+        matching = routes_for_path(self.routes, incoming.path)
+        if not matching:
             return None
+        # The mock is a method of the resource like any other, and throttled as one.
+        resource = max((route for route, _ in matching), key=lambda route: _literal_segments(route.path)).path
+        if not self.throttle.allows(resource, "OPTIONS"):
+            return self._gateway_error(THROTTLED, incoming)
+        methods = sorted({route.method for route, _ in matching})
         headers = [("Access-Control-Allow-Origin", cors.allow_origin),
                    ("Access-Control-Allow-Methods", cors.allow_methods or ",".join([*methods, "OPTIONS"]))]
         if cors.allow_headers:
@@ -224,27 +322,29 @@ class Gateway:
         return 200, [("Content-Type", "application/json"), *headers], b""
 
 
+def _literal_segments(path: str) -> int:
+    return sum(1 for segment in path.split("/") if segment and not segment.startswith("{"))
+
+
+def _log_failure(function_id: str, handler: str, error: str) -> None:
+    print(f"{function_id} ({handler}) failed: {error}", file=sys.stderr, flush=True)
+
+
 # ------------------------------------------------------------ start-up
 
-def _set_environment(template: Mapping[str, Any], table_names: Mapping[str, str], parameters: Mapping[str, str],
-                     extra_env: Mapping[str, str]) -> None:
-    # One process serves every function, so they share one environment: later functions win, then extra_env.
-    for function_id in function_ids(template):
-        os.environ.update(function_environment(template, function_id, table_names=table_names,
-                                               parameters=parameters))
-    os.environ.update(extra_env)
-
-
-def _add_code_dirs_to_path(code_dirs: Iterable[Path]) -> None:
-    # Appended, so the installed (editable) packages still win; this is the fallback Lambda's /var/task gives.
-    for code_dir in code_dirs:
-        if str(code_dir) not in sys.path:
-            sys.path.append(str(code_dir))
-
-
-def _load_handler(handler: str) -> Any:
-    module_name, _, function_name = handler.rpartition(".")
-    return getattr(importlib.import_module(module_name), function_name)
+def _function_configs(template: Mapping[str, Any], code_root: Path, table_names: Mapping[str, str],
+                      parameters: Mapping[str, str], extra_env: Mapping[str, str]) -> dict[str, FunctionConfig]:
+    """Each function as Lambda runs it: its own environment (the template's, then the caller's extras)."""
+    return {
+        function_id: FunctionConfig(
+            function_id=function_id, handler=handler_of(template, function_id),
+            code_dir=(code_root / code_uri(template, function_id)).resolve(),
+            timeout_seconds=function_timeout_seconds(template, function_id, parameters=parameters),
+            memory_mb=function_memory_mb(template, function_id, parameters=parameters),
+            environment={**function_environment(template, function_id, table_names=table_names,
+                                                parameters=parameters), **extra_env})
+        for function_id in function_ids(template)
+    }
 
 
 # ---------------------------------------------------------------- wire
@@ -262,11 +362,26 @@ def _read_body(request: BaseHTTPRequestHandler) -> bytes:
     length = request.headers.get("Content-Length") or "0"
     if not length.isdigit():
         raise BadRequest(f"bad Content-Length {length!r}")
+    if int(length) > PAYLOAD_LIMIT_BYTES:
+        _drain(request, int(length))
+        raise PayloadTooLarge
     return request.rfile.read(int(length))
+
+
+def _drain(request: BaseHTTPRequestHandler, length: int) -> None:
+    """Read and drop a refused body, unless it is absurdly large (the connection is closed after the reply)."""
+    if length > _DRAIN_LIMIT_BYTES:
+        return
+    while length > 0:
+        chunk = request.rfile.read(min(length, 1 << 20))
+        if not chunk:
+            return
+        length -= len(chunk)
 
 
 def _read_chunked(request: BaseHTTPRequestHandler) -> bytes:
     chunks: list[bytes] = []
+    size_read = 0
     while True:
         size_line = request.rfile.readline().split(b";", 1)[0].strip()
         try:
@@ -276,8 +391,15 @@ def _read_chunked(request: BaseHTTPRequestHandler) -> bytes:
         if size == 0:
             while request.rfile.readline().strip():  # trailers, up to the blank line
                 pass
+            if size_read > PAYLOAD_LIMIT_BYTES:
+                raise PayloadTooLarge
             return b"".join(chunks)
-        chunks.append(request.rfile.read(size))
+        size_read += size
+        if size_read > _DRAIN_LIMIT_BYTES:
+            raise PayloadTooLarge
+        chunk = request.rfile.read(size)
+        if size_read <= PAYLOAD_LIMIT_BYTES:  # past the limit the rest is only read, to answer 413
+            chunks.append(chunk)
         request.rfile.readline()  # the CRLF after each chunk
 
 
@@ -302,10 +424,13 @@ def _proxy_response(response: Any) -> Reply:
     """API Gateway's reading of a proxy response; ValueError where it would answer 'Malformed Lambda proxy
     response'."""
     if not isinstance(response, dict) or "statusCode" not in response:
-        raise ValueError(f"malformed Lambda proxy response (no statusCode): {response!r:.200}")
+        raise ValueError(f"no statusCode in {response!r:.200}")
+    unknown = sorted(set(response) - _PROXY_RESPONSE_KEYS)
+    if unknown:
+        raise ValueError(f"keys a REST API proxy response does not have: {', '.join(unknown)}")
     body = response.get("body")
     if body is not None and not isinstance(body, str):
-        raise ValueError(f"malformed Lambda proxy response: body must be a string, not {type(body).__name__}")
+        raise ValueError(f"body must be a string, not {type(body).__name__}")
     headers = _merged_headers(response.get("headers") or {}, response.get("multiValueHeaders") or {})
     if not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("Content-Type", "application/json"))  # API Gateway's default

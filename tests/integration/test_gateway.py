@@ -103,6 +103,10 @@ def reply(event, context):
         raise RuntimeError("the function crashed")
     if kind == "malformed":
         return {"statusCode": 200, "body": {"not": "a string"}}
+    if kind == "extra-key":
+        return {"statusCode": 200, "body": "", "cookies": ["a=1"]}  # an HTTP API (v2) key
+    if kind == "not-json":
+        return {"statusCode": 200, "body": "", "headers": {"X-Set": {1, 2}}}
     if kind == "binary":
         return {"statusCode": 201, "headers": {"Content-Type": "image/png"}, "isBase64Encoded": True,
                 "body": base64.b64encode(bytes(range(256))).decode()}
@@ -170,9 +174,9 @@ def send(gateway: Gateway, method: str, target: str, *, headers: list[tuple[str,
 
 
 def write_project(root: Path, *, cors: bool) -> Path:
-    (root / "echo_pkg").mkdir()
-    (root / "echo_pkg" / "__init__.py").write_text("")
-    (root / "echo_pkg" / "app.py").write_text(textwrap.dedent(ECHO_MODULE))
+    (root / "src" / "echo_pkg").mkdir(parents=True)
+    (root / "src" / "echo_pkg" / "__init__.py").write_text("")
+    (root / "src" / "echo_pkg" / "app.py").write_text(textwrap.dedent(ECHO_MODULE))
     (root / "src" / "code_uri_pkg").mkdir(parents=True)
     (root / "src" / "code_uri_pkg" / "__init__.py").write_text("")
     (root / "src" / "code_uri_pkg" / "app.py").write_text(CODE_URI_MODULE)
@@ -190,7 +194,6 @@ def start_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[C
 
     def start(*, cors: bool = False, log_requests: bool = False) -> Gateway:
         template = write_project(tmp_path, cors=cors)
-        monkeypatch.syspath_prepend(str(tmp_path))  # echo_pkg; code_uri_pkg is found through CodeUri only
         gateway = Gateway(load_template(template), port=0, table_names={"EchoTable": "echo-physical"},
                           parameters={"Secret": "s3cret"}, extra_env={"EXTRA": "from-caller"},
                           log_requests=log_requests, code_root=tmp_path)
@@ -271,7 +274,7 @@ def test_literal_routes_beat_parameter_routes(gateway: Gateway) -> None:
     assert send(gateway, "GET", "/items/other").json["event"]["pathParameters"] == {"item_id": "other"}
 
 
-def test_the_code_uri_directory_is_the_import_fallback(gateway: Gateway) -> None:
+def test_handlers_are_imported_from_their_code_uri(gateway: Gateway) -> None:
     reply = send(gateway, "GET", "/code-uri")
     assert (reply.status, reply.raw) == (200, b"found through CodeUri")
 
@@ -314,16 +317,28 @@ def test_an_empty_reply_has_no_body(gateway: Gateway) -> None:
     assert (reply.status, reply.raw) == (204, b"")
 
 
-@pytest.mark.parametrize("kind", ["boom", "malformed"])
-def test_a_crashed_or_malformed_function_is_a_502(gateway: Gateway, kind: str,
+@pytest.mark.parametrize(("kind", "logged_cause"), [
+    ("boom", "RuntimeError: the function crashed"),
+    ("malformed", "Malformed Lambda proxy response: body must be a string"),
+    ("extra-key", "Malformed Lambda proxy response: keys a REST API proxy response does not have: cookies"),
+    ("not-json", "Runtime.MarshalError"),
+])
+def test_a_crashed_or_malformed_function_is_a_502(gateway: Gateway, kind: str, logged_cause: str,
                                                   capfd: pytest.CaptureFixture[str]) -> None:
     reply = send(gateway, "GET", f"/reply/{kind}")
     assert reply.status == 502
-    assert reply.json == {"message": "Internal server error"}
+    assert reply.json == {"message": "Internal server error"}  # API Gateway's own body: no GatewayResponses here
     logged = capfd.readouterr().err
-    assert "Traceback" in logged
+    assert logged_cause in logged
     assert "ReplyFunction" in logged
     assert send(gateway, "GET", "/reply/ok").status == 200  # and the gateway serves on
+
+
+def test_a_crash_is_logged_with_its_traceback(gateway: Gateway, capfd: pytest.CaptureFixture[str]) -> None:
+    send(gateway, "GET", "/reply/boom")
+    logged = capfd.readouterr().err
+    assert "Traceback" in logged
+    assert 'raise RuntimeError("the function crashed")' in logged
 
 
 def test_cors_preflights_are_answered_only_when_declared(start_gateway: Callable[..., Gateway]) -> None:
