@@ -7,7 +7,9 @@ template.yaml through the local API Gateway on PORT. Ctrl-C stops it all.
 
 Environment: PORT (3000), JWT_SECRET (HS256 secret of local tokens),
 ADMIN_API_KEY, STRIPE_SECRET_KEY (a real sk_test_ key switches to Stripe
-test mode instead of the emulator), DEMO_TENANTS (300).
+test mode instead of the emulator), DEMO_TENANTS (300), PARAMETER_OVERRIDES
+(template parameters as `Key=Value Key=Value`, as `sam deploy
+--parameter-overrides` takes them; `--parameter-overrides` does the same).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -77,12 +80,26 @@ def wait_until_up(url: str, what: str) -> None:
     raise RuntimeError(f"{what} did not start within {STARTUP_TIMEOUT_SECONDS} s ({url})")
 
 
+def parse_parameter_overrides(overrides: list[str]) -> dict[str, str]:
+    """`Key=Value` pairs (as sam deploy --parameter-overrides takes them) as a mapping."""
+    parsed = {}
+    for override in overrides:
+        key, separator, value = override.partition("=")
+        if not separator or not key:
+            raise ValueError(f"a parameter override is Key=Value, not {override!r}")
+        parsed[key] = value
+    return parsed
+
+
 class LocalStack:
-    def __init__(self, *, port: int, demo_tenants: int, quiet: bool = False) -> None:
+    def __init__(self, *, port: int, demo_tenants: int, quiet: bool = False,
+                 parameters: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.demo_tenants = demo_tenants
         self.quiet = quiet
+        self.parameters = parameters or {}
         self.children: list[subprocess.Popen[bytes]] = []
+        self.gateway: Gateway | None = None
         self.jwt_secret = os.environ.get("JWT_SECRET") or DEFAULT_JWT_SECRET
         self.admin_api_key = os.environ.get("ADMIN_API_KEY") or DEFAULT_ADMIN_API_KEY
         real_key = os.environ.get("STRIPE_SECRET_KEY", "")
@@ -114,6 +131,9 @@ class LocalStack:
         return url
 
     def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.close()  # the functions' execution environments too
+            self.gateway = None
         for child in self.children:
             child.terminate()
         for child in self.children:
@@ -132,7 +152,9 @@ class LocalStack:
             "AWS_DEFAULT_REGION": "us-east-1",
             "JWT_ISSUER": LOCAL_ISSUER, "JWT_AUDIENCE": LOCAL_AUDIENCE, "JWT_SECRET": self.jwt_secret,
             "ADMIN_API_KEY": self.admin_api_key,
-            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            # Each Stripe account signs its webhooks with its own secret; the emulator has one for both.
+            "STRIPE_LIVE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "STRIPE_TEST_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "POWERTOOLS_METRICS_NAMESPACE": "SaasBillingLocal",
             # No CloudWatch here to read EMF lines: keep the console for requests.
             "POWERTOOLS_METRICS_DISABLED": "true",
@@ -151,7 +173,8 @@ class LocalStack:
         extra_env = self._environment(dynamodb_url, stripe_url)
         first_function = next(name for name, resource in template["Resources"].items()
                               if resource["Type"] == "AWS::Serverless::Function")
-        os.environ.update(function_environment(template, first_function, table_names=TABLE_NAMES, parameters={}))
+        os.environ.update(function_environment(template, first_function, table_names=TABLE_NAMES,
+                                               parameters=self.parameters))
         os.environ.update(extra_env)
 
         import boto3
@@ -159,8 +182,9 @@ class LocalStack:
         create_tables(boto3.client("dynamodb", endpoint_url=dynamodb_url), TABLE_NAMES)
         owner_tenant_id = self._seed()
 
-        gateway = Gateway(template, host=HOST, port=self.port, table_names=TABLE_NAMES, parameters={},
-                          extra_env=extra_env, log_requests=not self.quiet)
+        gateway = self.gateway = Gateway(template, host=HOST, port=self.port, table_names=TABLE_NAMES,
+                                         parameters=self.parameters, extra_env=extra_env,
+                                         log_requests=not self.quiet)
         info = StackInfo(
             base_url=f"http://{HOST}:{self.port}", dynamodb_url=dynamodb_url, stripe_url=stripe_url,
             admin_api_key=self.admin_api_key,
@@ -232,8 +256,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo-tenants", type=int, default=int(os.environ.get("DEMO_TENANTS", "300")))
     parser.add_argument("--info-file", help="write the stack's URLs and tokens as JSON here once it serves")
     parser.add_argument("--quiet", action="store_true", help="no banner and no child process output")
+    parser.add_argument("--parameter-overrides", nargs="*", metavar="KEY=VALUE",
+                        default=shlex.split(os.environ.get("PARAMETER_OVERRIDES", "")),
+                        help="template parameters, e.g. ThrottlingRateLimit=1000 (default: $PARAMETER_OVERRIDES)")
     args = parser.parse_args(argv)
-    stack = LocalStack(port=args.port, demo_tenants=args.demo_tenants, quiet=args.quiet)
+    try:
+        parameters = parse_parameter_overrides(args.parameter_overrides)
+    except ValueError as error:
+        parser.error(str(error))
+    stack = LocalStack(port=args.port, demo_tenants=args.demo_tenants, quiet=args.quiet, parameters=parameters)
     with _stop_on_signals(stack):
         try:
             info, gateway = stack.start()

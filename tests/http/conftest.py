@@ -3,6 +3,7 @@ process (`python -m local.stack`), and a small HTTP client for it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -20,8 +21,11 @@ import stripe
 
 STARTUP_SECONDS = 120
 FUNCTION_SETTINGS = {"ADMIN_API_KEY", "TENANTS_TABLE", "PLANS_TABLE", "USAGE_TABLE", "IDEMPOTENCY_TABLE",
-                     "PORT", "DEMO_TENANTS"}
+                     "PORT", "DEMO_TENANTS", "PARAMETER_OVERRIDES"}
 DEMO_TENANTS = 4
+# The tests send bursts (concurrent creates, many connections) the stage's default throttling would refuse;
+# throttling itself is proven with small limits in tests/integration/test_gateway_api.py.
+PARAMETER_OVERRIDES = ["ThrottlingRateLimit=10000", "ThrottlingBurstLimit=5000"]
 
 
 @dataclass
@@ -65,15 +69,16 @@ def request(method: str, url: str, *, body: Any = None, headers: dict[str, str] 
     return HttpReply(status=status, body=parsed, headers=reply_headers)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    info_file = Path(tmp_path_factory.mktemp("stack")) / "info.json"
-    # The stack's own defaults, as `make dev` has them: not the in-process tests' settings.
+@contextlib.contextmanager
+def running_stack(directory: Path, *, demo_tenants: int = DEMO_TENANTS) -> Iterator[Stack]:
+    """`python -m local.stack` as `make dev` runs it (its own defaults, not the in-process tests' settings),
+    stopped on exit."""
+    info_file = directory / "info.json"
     env = {name: value for name, value in os.environ.items()
            if name not in FUNCTION_SETTINGS and not name.startswith(("STRIPE_", "JWT_", "AWS_ENDPOINT"))}
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.stack", "--port", "0", "--demo-tenants", str(DEMO_TENANTS), "--quiet",
-         "--info-file", str(info_file)], env=env,
+        [sys.executable, "-m", "local.stack", "--port", "0", "--demo-tenants", str(demo_tenants), "--quiet",
+         "--info-file", str(info_file), "--parameter-overrides", *PARAMETER_OVERRIDES], env=env,
     )
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -87,3 +92,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(Path(tmp_path_factory.mktemp("stack"))) as running:
+        yield running
