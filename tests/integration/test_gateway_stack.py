@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local.stack import parse_parameter_overrides
+from local.stack import WEBHOOK_SECRET, LocalStack, parse_parameter_overrides
 from tests.http.conftest import HttpReply, Stack, request, running_stack
 
 
@@ -85,3 +85,9 @@ def test_parameter_overrides_are_key_value_pairs() -> None:
     for malformed in ("ThrottlingRateLimit", "=5"):
         with pytest.raises(ValueError, match="Key=Value"):
             parse_parameter_overrides([malformed])
+
+
+def test_functions_get_one_webhook_secret_per_stripe_account() -> None:
+    environment = LocalStack(port=1, demo_tenants=0)._environment("http://dynamodb", "http://stripe")
+    assert environment["STRIPE_LIVE_WEBHOOK_SECRET"] == environment["STRIPE_TEST_WEBHOOK_SECRET"] == WEBHOOK_SECRET
+    assert "STRIPE_WEBHOOK_SECRET" not in environment
