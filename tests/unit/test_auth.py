@@ -42,7 +42,8 @@ def hs_token(**overrides: Any) -> str:
 
 
 def test_a_valid_hs256_token_names_its_subject() -> None:
-    principal = authenticate({"Authorization": f"Bearer {hs_token(email='a@b.co')}"}, None, hs_settings())
+    token = hs_token(email="a@b.co", email_verified=True)
+    principal = authenticate({"Authorization": f"Bearer {token}"}, None, hs_settings())
     assert principal.subject == "user-1"
     assert principal.identity_email == "a@b.co"
     assert not principal.is_admin
@@ -122,10 +123,79 @@ def test_owners_members_and_strangers() -> None:
         authorize(Access.ADMIN, user, None, lambda *_: Role.OWNER)
 
 
-def test_an_unverified_email_speaks_for_nobody() -> None:
-    principal = authenticate({"Authorization": f"Bearer {hs_token(email='a@b.co', email_verified=False)}"},
-                             None, hs_settings())
+@pytest.mark.parametrize("verified", [False, "false", "False", 0, 1, "True", "yes", None, ["true"], {"v": True}])
+def test_only_json_true_or_the_string_true_vouch_for_an_email(verified: Any) -> None:
+    token = hs_token(email="a@b.co", email_verified=verified)
+    assert authenticate({"Authorization": f"Bearer {token}"}, None, hs_settings()).identity_email is None
+
+
+def test_an_absent_email_verified_speaks_for_nobody() -> None:
+    principal = authenticate({"Authorization": f"Bearer {hs_token(email='a@b.co')}"}, None, hs_settings())
     assert principal.identity_email is None
+
+
+@pytest.mark.parametrize("verified", [True, "true"])
+def test_a_verified_email_speaks_for_its_member(verified: Any) -> None:
+    token = hs_token(email="A@B.co", email_verified=verified)
+    assert authenticate({"Authorization": f"Bearer {token}"}, None, hs_settings()).identity_email == "a@b.co"
+
+
+# Every JSON type a misconfigured identity provider could put in a claim.
+_ODD_VALUES = [["admin"], {"admin": True}, 1, 1.5, True, None, "", ["admin", 1, None, {"x": 1}], [["admin"]],
+               {"roles": "admin"}, 10**40]
+_CLAIM_NAMES = ["role", "is_admin", "is_superuser", "groups", "roles", "cognito:groups", "realm_access", "email",
+                "email_verified"]
+
+
+@pytest.mark.parametrize("name", _CLAIM_NAMES)
+@pytest.mark.parametrize("value", _ODD_VALUES, ids=repr)
+def test_no_claim_of_any_type_crashes_authentication(name: str, value: Any) -> None:
+    principal = authenticate({"Authorization": f"Bearer {hs_token(**{name: value})}"}, None, hs_settings())
+    assert principal.subject == "user-1"
+    assert principal.identity_email is None or isinstance(principal.identity_email, str)
+
+
+def test_a_role_that_is_a_list_grants_nothing() -> None:
+    principal = authenticate({"Authorization": f"Bearer {hs_token(role=['admin'])}"}, None, hs_settings())
+    assert principal.is_admin is False
+
+
+@pytest.mark.parametrize("header", [{"kid": 7}, {"kid": ["k1"]}, {"crit": ["exp"]}, {"crit": "b64"},
+                                    {"alg": ["HS256"]}], ids=repr)
+def test_odd_token_headers_are_refused_not_crashed_on(header: dict[str, Any]) -> None:
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    signing_input = f"{b64(json.dumps({'alg': 'HS256', 'typ': 'JWT', **header}).encode())}." \
+                    f"{b64(json.dumps(claims()).encode())}"
+    signature = hmac.new(SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    with pytest.raises(Unauthorized):
+        authenticate({"Authorization": f"Bearer {signing_input}.{b64(signature)}"}, None, hs_settings())
+
+
+@pytest.mark.parametrize("claim", [{"exp": 1e400}, {"exp": "soon"}, {"iat": [1]}, {"nbf": {"x": 1}},
+                                   {"aud": 5}, {"iss": ["x"]}, {"sub": 12}], ids=repr)
+def test_claims_pyjwt_cannot_compare_are_a_401(claim: dict[str, Any]) -> None:
+    payload = json.dumps(claims(**claim)).replace("Infinity", "1e400")
+    token = jwt.api_jws.encode(payload.encode(), SECRET, algorithm="HS256")
+    with pytest.raises(Unauthorized):
+        authenticate({"Authorization": f"Bearer {token}"}, None, hs_settings())
+
+
+def test_a_bad_token_next_to_a_good_admin_key_is_refused() -> None:
+    with pytest.raises(Unauthorized):
+        authenticate({"Authorization": "Bearer not-a-jwt", "X-Api-Key": "k3y"}, None, hs_settings())
+
+
+def test_a_good_token_next_to_a_bad_admin_key_is_refused() -> None:
+    with pytest.raises(Unauthorized, match="API key"):
+        authenticate({"Authorization": f"Bearer {hs_token()}", "X-Api-Key": "wrong"}, None, hs_settings())
+
+
+def test_a_good_token_and_a_good_key_together_are_the_admin_key() -> None:
+    principal = authenticate({"Authorization": f"Bearer {hs_token()}", "X-Api-Key": "k3y"}, None, hs_settings())
+    assert principal.is_admin
+    assert principal.via == "api_key"
 
 
 # ------------------------------------------------------------------ JWKS
@@ -137,11 +207,17 @@ class JwksServer:
     def __init__(self) -> None:
         self.keys: list[dict[str, Any]] = []
         self.fetches = 0
+        self.failures_left = 0  # answer this many fetches with a 503 first
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.fetches += 1
+                if server.failures_left:
+                    server.failures_left -= 1
+                    self.send_response(503)
+                    self.end_headers()
+                    return
                 body = json.dumps({"keys": server.keys}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -229,6 +305,18 @@ def test_a_rotated_key_is_picked_up_once_the_cooldown_has_passed(idp: JwksServer
     time.sleep(1.05)
     token = jwt.encode(claims(), new_private, algorithm="RS256", headers={"kid": "new"})
     assert verify_token(token, settings)["sub"] == "user-1"
+    assert idp.fetches == 2
+
+
+def test_a_failed_jwks_fetch_does_not_start_the_cooldown(idp: JwksServer) -> None:
+    private, public = rsa_key("k1")
+    idp.publish(public)
+    idp.failures_left = 1  # the identity provider hiccups at cold start
+    settings = jwks_settings(idp.url, cooldown=3600)
+    token = jwt.encode(claims(), private, algorithm="RS256", headers={"kid": "k1"})
+    with pytest.raises(Unauthorized):
+        verify_token(token, settings)
+    assert verify_token(token, settings)["sub"] == "user-1", "the next token must fetch again at once"
     assert idp.fetches == 2
 
 

@@ -37,7 +37,7 @@ class Principal:
     subject: str
     is_admin: bool
     email: str | None = None
-    email_verified: bool = True
+    email_verified: bool = False
     via: str = "jwt"
     claims: Mapping[str, Any] = field(default_factory=dict)
 

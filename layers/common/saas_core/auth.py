@@ -67,16 +67,18 @@ class JwksKeyStore:
         return self._fetched_at is None or time.monotonic() - self._fetched_at >= self.cooldown_seconds
 
     def _refetch(self) -> None:
-        self._fetched_at = time.monotonic()
         self.fetch_count += 1
         try:
             with urllib.request.urlopen(self.url, timeout=JWKS_FETCH_TIMEOUT_SECONDS) as response:  # noqa: S310 - URL from configuration
                 document = json.loads(response.read())
             key_set = jwt.PyJWKSet.from_dict(document)
         except (OSError, ValueError, jwt.PyJWKSetError):
-            # Keep the keys we had: a flaky IdP must not log everyone out.
+            # Keep the keys we had: a flaky IdP must not log everyone out. And a
+            # failed fetch starts no cooldown: the next token tries again, else
+            # an IdP hiccup at cold start would refuse every token for minutes.
             return
         self._keys = {key.key_id: key for key in key_set.keys if key.key_id}
+        self._fetched_at = time.monotonic()
 
 
 _key_stores: dict[str, JwksKeyStore] = {}
@@ -98,8 +100,9 @@ def verify_token(token: str, settings: Settings) -> dict[str, Any]:
     if not settings.jwt_issuer or not settings.jwt_audience:
         raise Unauthorized("Bearer tokens are not accepted: no issuer and audience are configured")
     try:
+        # PyJWT also checks the header here: a non-string `kid`, an unknown `crit`.
         header = jwt.get_unverified_header(token)
-    except jwt.DecodeError:
+    except jwt.PyJWTError:
         raise Unauthorized("Malformed bearer token") from None
     algorithm = header.get("alg")
     key = _verification_key(algorithm, header.get("kid"), settings)
@@ -125,6 +128,9 @@ def verify_token(token: str, settings: Settings) -> dict[str, Any]:
         raise Unauthorized("Token signature is invalid") from None
     except jwt.PyJWTError:
         raise Unauthorized("Invalid bearer token") from None
+    except (ValueError, TypeError, OverflowError):
+        # Claims PyJWT cannot even compare (an `exp` of 1e400, say): as invalid as any other.
+        raise Unauthorized("Invalid bearer token") from None
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise Unauthorized("Token subject must be a non-empty string")
     return claims
@@ -146,8 +152,17 @@ def _verification_key(algorithm: object, kid: object, settings: Settings) -> Any
     raise Unauthorized(f"Token algorithm '{algorithm}' is not accepted")
 
 
+# Claims come from whoever configured the identity provider: each is read
+# only when it has the expected type. Anything else grants nothing, and
+# never raises.
+
+def _is_admin_group_list(groups: object) -> bool:
+    return isinstance(groups, list) and any(isinstance(group, str) and group in ADMIN_ROLES for group in groups)
+
+
 def has_admin_claim(claims: Mapping[str, Any]) -> bool:
-    if claims.get("role") in ADMIN_ROLES:
+    role = claims.get("role")
+    if isinstance(role, str) and role in ADMIN_ROLES:
         return True
     if claims.get("is_admin") is True or claims.get("is_superuser") is True:
         return True
@@ -155,7 +170,13 @@ def has_admin_claim(claims: Mapping[str, Any]) -> bool:
     realm_access = claims.get("realm_access")
     if isinstance(realm_access, Mapping):
         group_lists.append(realm_access.get("roles"))
-    return any(isinstance(groups, list) and ADMIN_ROLES & set(map(str, groups)) for groups in group_lists)
+    return any(_is_admin_group_list(groups) for groups in group_lists)
+
+
+def email_is_verified(claims: Mapping[str, Any]) -> bool:
+    """Only JSON true or the string "true" (as API Gateway passes claims) vouch for the address."""
+    verified = claims.get("email_verified")
+    return verified is True or verified == "true"
 
 
 def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
@@ -164,7 +185,7 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         subject=str(claims["sub"]),
         is_admin=has_admin_claim(claims),
         email=email if isinstance(email, str) else None,
-        email_verified=claims.get("email_verified") is not False,
+        email_verified=email_is_verified(claims),
         claims=claims,
     )
 
@@ -178,20 +199,27 @@ def _lower_keys(values: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def authenticate(headers: Mapping[str, str] | None, query: Mapping[str, str] | None,
                  settings: Settings | None = None) -> Principal:
-    """The caller's identity from the request; ANONYMOUS when it sent none."""
+    """The caller's identity from the request; ANONYMOUS when it sent none.
+
+    Every credential presented must be valid: a bad bearer token next to a
+    good admin key is refused, not quietly ignored.
+    """
     s = settings or get_settings()
     if API_KEY_QUERY_NAMES & set(_lower_keys(query)):
         raise Unauthorized("The admin key must be sent in the X-Api-Key header, never in the query string")
     lowered = _lower_keys(headers)
+    authorization = lowered.get("authorization")
+    token_principal = None if authorization is None else _bearer_principal(str(authorization), s)
     if API_KEY_HEADER in lowered:
         return _admin_key_principal(str(lowered[API_KEY_HEADER]), s)
-    authorization = lowered.get("authorization")
-    if authorization is None:
-        return ANONYMOUS
-    scheme, _, token = str(authorization).strip().partition(" ")
+    return token_principal or ANONYMOUS
+
+
+def _bearer_principal(authorization: str, settings: Settings) -> Principal:
+    scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization header must be 'Bearer <token>'")
-    return principal_from_claims(verify_token(token.strip(), s))
+    return principal_from_claims(verify_token(token.strip(), settings))
 
 
 def _admin_key_principal(provided: str, settings: Settings) -> Principal:
