@@ -9,9 +9,9 @@ app = ApiApp()
 
 
 @app.endpoint("POST", "/v1/admin/plans", access=Access.ADMIN, summary="Create a plan", status_code=201,
-              tags=["admin: plans"], idempotent=True)
+              tags=["admin: plans"], idempotent=True, errors=(502,))
 def create_plan(plan: PlanIn) -> Envelope[AdminPlanOut]:
-    created = plans_admin.create_plan(plan, current_principal(), app.idempotency_key())
+    created = plans_admin.create_plan(plan, current_principal(), app.request_key())
     return ok(created, "Subscription plan created successfully")
 
 

@@ -14,7 +14,7 @@ app = ApiApp()
 
 
 @app.endpoint("DELETE", "/v1/admin/plans/{plan_id}", access=Access.ADMIN, summary="Delete a plan",
-              tags=["admin: plans"], idempotent=True)
+              tags=["admin: plans"], idempotent=True, errors=(400, 502))
 def delete_plan(plan_id: Annotated[str, Path(pattern=PLAN_ID_PATTERN)]) -> Envelope[DeletedOut]:
     plans_admin.delete_plan(plan_id, current_principal())
     return ok(DeletedOut(id=plan_id), "Plan deleted successfully")

@@ -15,7 +15,7 @@ app = ApiApp()
 
 
 @app.endpoint("PUT", "/v1/admin/plans/{plan_id}", access=Access.ADMIN, summary="Update or archive a plan",
-              tags=["admin: plans"], idempotent=True)
+              tags=["admin: plans"], idempotent=True, errors=(502,))
 def update_plan(plan_id: Annotated[str, Path(pattern=PLAN_ID_PATTERN)],
                 changes: PlanUpdateIn) -> Envelope[AdminPlanOut]:
     return ok(plans_admin.update_plan(plan_id, changes, current_principal()), "Plan updated successfully")

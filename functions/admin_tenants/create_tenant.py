@@ -9,9 +9,9 @@ app = ApiApp()
 
 
 @app.endpoint("POST", "/v1/admin/tenants", access=Access.ADMIN, summary="Create a tenant", status_code=201,
-              tags=["admin: tenants"], idempotent=True)
+              tags=["admin: tenants"], idempotent=True, errors=(400, 502))
 def create_tenant(tenant: TenantIn) -> Envelope[TenantOut]:
-    created = tenants_admin.create_tenant(tenant, current_principal(), app.idempotency_key())
+    created = tenants_admin.create_tenant(tenant, current_principal(), app.request_key())
     return ok(created, "Tenant created successfully")
 
 

@@ -8,7 +8,8 @@ from saas_core.services import catalog
 app = ApiApp()
 
 
-@app.endpoint("POST", "/v1/plans/compare", access=Access.PUBLIC, summary="Compare two plans", tags=["catalog"])
+@app.endpoint("POST", "/v1/plans/compare", access=Access.PUBLIC, summary="Compare two plans", tags=["catalog"],
+              errors=(400, 404))
 def compare_plans(request: CompareIn) -> Envelope[CompareOut]:
     return ok(catalog.compare(request.plan_id_1, request.plan_id_2))
 

@@ -39,11 +39,11 @@ def test_plan_details_carry_limits_features_and_the_feature_list(catalog: dict[s
     assert "active_subscriptions" not in plan
 
 
-def test_unknown_plans_are_404_and_malformed_ids_422(catalog: dict[str, Any]) -> None:
-    missing = invoke("GET", "/v1/plans/pln_nothing_here")
-    assert missing.status == 404
-    assert missing.body == {**missing.body, "success": False, "message": "Plan not found", "error": "not_found"}
-    assert invoke("GET", "/v1/plans/%3Cscript%3E").status == 422
+def test_unknown_and_malformed_plan_ids_are_both_404(catalog: dict[str, Any]) -> None:
+    for plan_id in ("pln_nothing_here", "%3Cscript%3E", "does-not-exist"):
+        missing = invoke("GET", f"/v1/plans/{plan_id}")
+        assert missing.status == 404
+        assert missing.body == {**missing.body, "success": False, "message": "Plan not found", "error": "not_found"}
 
 
 def test_comparing_two_plans_shows_limit_price_and_feature_differences(catalog: dict[str, Any]) -> None:

@@ -37,12 +37,18 @@ def encode(position: dict[str, Any], query: str) -> str:
     return f"{payload.decode()}.{_mac(payload, query)}"
 
 
+def _invalid() -> InvalidInput:
+    return InvalidInput("Invalid cursor", {"cursor": ["is not a cursor issued for this query"]})
+
+
 def decode(cursor: str, query: str) -> dict[str, Any]:
     """The position a cursor stands for, or 422 when it was not issued for this query."""
+    if not cursor.isascii():  # ours are base64url and base64: anything else is forged
+        raise _invalid()
     payload, _, mac = cursor.partition(".")
-    if not payload or not mac or not hmac.compare_digest(mac, _mac(payload.encode(), query)):
-        raise InvalidInput("Invalid cursor", {"cursor": ["is not a cursor issued for this query"]})
+    if not payload or not mac or not hmac.compare_digest(mac.encode(), _mac(payload.encode(), query).encode()):
+        raise _invalid()
     position = json.loads(base64.urlsafe_b64decode(payload.encode()))
     if not isinstance(position, dict):
-        raise InvalidInput("Invalid cursor", {"cursor": ["is not a cursor issued for this query"]})
+        raise _invalid()
     return position

@@ -55,13 +55,28 @@ class InvalidInput(AppError):
         self.errors = errors
 
 
+class UnsupportedMediaType(AppError):
+    """A body in another format than JSON (415)."""
+
+    status_code = 415
+    error_code = "unsupported_media_type"
+
+
 class LimitExceeded(AppError):
     status_code = 429
     error_code = "limit_exceeded"
 
 
 class StripeUnavailable(AppError):
-    """Stripe failed or timed out; nothing was changed locally (502)."""
+    """Stripe failed or timed out; nothing was changed locally (502).
+
+    `outcome_unknown`: Stripe may have done it anyway (a timeout, a 5xx), so an
+    undo must look for what the call would have made before giving up on it.
+    """
 
     status_code = 502
     error_code = "stripe_unavailable"
+
+    def __init__(self, message: str, *, outcome_unknown: bool = False) -> None:
+        super().__init__(message)
+        self.outcome_unknown = outcome_unknown

@@ -29,9 +29,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from saas_core import cors, deadline, request_body
 from saas_core.access import ANONYMOUS, Access, MembershipLookup, Principal, Role, authorize
 from saas_core.clock import iso, utc_now
-from saas_core.errors import AppError, InvalidInput
+from saas_core.errors import AppError, InvalidInput, NotFound
 
 logger = Logger()
 
@@ -40,6 +41,7 @@ T = TypeVar("T")
 _trace_id: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="")
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal", default=ANONYMOUS)
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 BEARER_AUTH = "bearerAuth"
 API_KEY_AUTH = "apiKeyAuth"
 SECURITY_SCHEMES: dict[str, dict[str, str]] = {
@@ -95,15 +97,31 @@ class EndpointSpec:
     idempotent: bool
 
 
-def _error_responses(access: Access) -> dict[int, Any]:
-    def described(text: str) -> dict[str, Any]:
-        return {"description": text, "content": {"application/json": {"model": ErrorEnvelope}}}
+# What each business status means, for the routes that declare it (`errors=`).
+BUSINESS_ERRORS = {
+    400: "A business rule refused the request",
+    404: "Something the request names does not exist",
+    409: "Conflict: the record changed meanwhile, or the same request is in progress",
+    429: "A usage limit was reached",
+    502: "Stripe failed or did not answer in time; nothing was changed",
+}
 
-    responses = {422: described("Invalid input: `errors` maps each field to its messages")}
-    if access not in (Access.PUBLIC, Access.STRIPE):
-        responses[401] = described("Missing or invalid credentials")
-        responses[403] = described("Authenticated but not allowed")
-    return responses
+
+def _error_responses(spec: EndpointSpec, business: tuple[int, ...]) -> dict[int, Any]:
+    """Every error status the route can answer, each with the error envelope (OpenAPI responses)."""
+    statuses = {422: "Invalid input: `errors` maps each field to its messages", 500: "Internal error (no detail)"}
+    if "{" in spec.path:
+        statuses[404] = "An id in the path names nothing"
+    if spec.method in BODY_METHODS:
+        statuses[415] = "The body is not JSON"
+    if spec.access not in (Access.PUBLIC, Access.STRIPE):
+        statuses[401] = "Missing or invalid credentials"
+        statuses[403] = "Authenticated but not allowed"
+    if spec.idempotent:
+        statuses[409] = BUSINESS_ERRORS[409]
+    statuses |= {status: BUSINESS_ERRORS[status] for status in business}
+    return {status: {"description": text, "content": {"application/json": {"model": ErrorEnvelope}}}
+            for status, text in sorted(statuses.items())}
 
 
 def _json_default(value: object) -> object:
@@ -136,11 +154,13 @@ def _field_errors(exc: RequestValidationError) -> dict[str, list[str]]:
     return errors
 
 
+
 class ApiApp(APIGatewayRestResolver):
     """The resolver of one function: one endpoint, its access level, the envelope."""
 
     def __init__(self) -> None:
-        super().__init__(enable_validation=True, serializer=to_json)
+        # Numbers with decimals become Decimal, never float: prices stay exact.
+        super().__init__(enable_validation=True, serializer=to_json, json_body_deserializer=request_body.loads)
         self.spec: EndpointSpec | None = None
         self.membership: MembershipLookup = _tenant_membership
         self.exception_handler(AppError)(self._app_error)
@@ -151,12 +171,13 @@ class ApiApp(APIGatewayRestResolver):
     # -- declaring the endpoint
 
     def endpoint(self, method: str, path: str, *, access: Access, summary: str, status_code: int = 200,
-                 tags: list[str] | None = None, idempotent: bool = False,
+                 tags: list[str] | None = None, idempotent: bool = False, errors: tuple[int, ...] = (),
                  ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Register the function's single route. `path` uses API Gateway's `{param}` syntax."""
+        """Register the function's single route. `path` uses API Gateway's `{param}` syntax;
+        `errors` lists the business statuses it may answer (400, 409, 429, 502)."""
         if self.spec is not None:
             raise RuntimeError("One endpoint per function: this app already has " + self.spec.path)
-        self.spec = EndpointSpec(method.upper(), path, access, idempotent)
+        spec = self.spec = EndpointSpec(method.upper(), path, access, idempotent)
         # Loaded at cold start with the function, not on its first request;
         # public functions never load token verification at all.
         if access not in (Access.PUBLIC, Access.STRIPE):
@@ -172,7 +193,7 @@ class ApiApp(APIGatewayRestResolver):
             if returns is None:
                 raise TypeError(f"{function.__name__} must annotate its return type: it is the response schema")
             responses = {status_code: {"description": summary, "content": {"application/json": {"model": returns}}},
-                         **_error_responses(access)}
+                         **_error_responses(spec, errors)}
             return self.route(rule, method.upper(), summary=summary, status_code=status_code, tags=tags,
                               security=_SECURITY_BY_ACCESS[access], responses=responses)(function)
 
@@ -185,22 +206,33 @@ class ApiApp(APIGatewayRestResolver):
         trace_token = _trace_id.set(request_id)
         logger.set_correlation_id(request_id)
         try:
-            try:
-                principal = self._authorize(event)
-            except AppError as refused:
-                logger.info("request refused", extra={"status": refused.status_code, "reason": refused.message})
-                return self.proxy_response(refused.status_code, error_body(refused))
-            principal_token = _principal.set(principal)
-            try:
-                if self.spec is not None and self.spec.idempotent:
-                    from saas_core.idempotency import resolve_idempotently
-
-                    return resolve_idempotently(self, event, context, principal)
-                return self.resolve(event, context)
-            finally:
-                _principal.reset(principal_token)
+            with deadline.within(context):
+                try:
+                    response = self._handle(event, context)
+                except Exception:
+                    # Whatever failed (a claim, DynamoDB, a bug), the caller gets the envelope's 500.
+                    logger.exception("unhandled error")
+                    response = self.proxy_response(500, error_body(AppError("Internal server error")))
+            return self._with_standard_headers(response, event)
         finally:
             _trace_id.reset(trace_token)
+
+    def _handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        try:
+            principal = self._authorize(event)
+            body = request_body.parse(event)
+        except AppError as refused:
+            logger.info("request refused", extra={"status": refused.status_code, "reason": refused.message})
+            return self.proxy_response(refused.status_code, error_body(refused))
+        principal_token = _principal.set(principal)
+        try:
+            if self.spec is not None and self.spec.idempotent:
+                from saas_core.idempotency import resolve_idempotently
+
+                return resolve_idempotently(self, event, context, principal, body)
+            return self.resolve(event, context)
+        finally:
+            _principal.reset(principal_token)
 
     def _authorize(self, event: Mapping[str, Any]) -> Principal:
         if self.spec is None:
@@ -213,16 +245,32 @@ class ApiApp(APIGatewayRestResolver):
         tenant_id = (event.get("pathParameters") or {}).get("tenant_id")
         return authorize(self.spec.access, principal, tenant_id, self.membership)
 
-    def idempotency_key(self) -> str | None:
-        return header(self.current_event.headers, "Idempotency-Key")
+    def _with_standard_headers(self, response: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
+        headers: dict[str, str] = {"X-Content-Type-Options": "nosniff"}
+        if self.spec is None or self.spec.access is not Access.PUBLIC:
+            # Responses for a credential must never be kept by a browser or a proxy.
+            headers["Cache-Control"] = "no-store"
+        headers |= cors.response_headers(cors.origin_of(event.get("headers")))
+        multi = response.setdefault("multiValueHeaders", {}) or {}
+        single = response.get("headers") or {}
+        for name, value in headers.items():
+            multi[name] = [value]
+            single.pop(name, None)
+        response["multiValueHeaders"] = multi
+        return response
+
+    def request_key(self) -> str | None:
+        """The caller, the Idempotency-Key and the body together, for ids derived from a retried request."""
+        from saas_core.idempotency import request_key
+
+        return request_key(self.current_event.raw_event, current_principal())
 
     @staticmethod
     def proxy_response(status: int, body: Mapping[str, Any]) -> dict[str, Any]:
         """A REST proxy response built outside the resolver (refusals, replays)."""
         return {
             "statusCode": status,
-            "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "multiValueHeaders": {},
+            "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
             "body": to_json(body),
             "isBase64Encoded": False,
         }
@@ -239,6 +287,11 @@ class ApiApp(APIGatewayRestResolver):
         return self._respond(error.status_code, error_body(error))
 
     def _validation_error(self, exc: RequestValidationError) -> Response[Any]:
+        # A path names a thing: a malformed id names nothing, like an unknown one (API.md).
+        for item in exc.errors():
+            location = tuple(item.get("loc", ()))
+            if location[:1] == ("path",) and len(location) > 1:
+                return self._app_error(NotFound(f"{thing_named_by(str(location[1]))} not found"))
         invalid = InvalidInput("The given data was invalid", _field_errors(exc))
         return self._respond(HTTPStatus.UNPROCESSABLE_ENTITY, error_body(invalid))
 
@@ -248,6 +301,11 @@ class ApiApp(APIGatewayRestResolver):
     def _unexpected_error(self, exc: Exception) -> Response[Any]:
         logger.exception("unhandled error")
         return self._respond(HTTPStatus.INTERNAL_SERVER_ERROR, error_body(AppError("Internal server error")))
+
+
+def thing_named_by(path_parameter: str) -> str:
+    """`tenant_id` -> "Tenant", `user_id` -> "User": the subject of a 404 message."""
+    return path_parameter.removesuffix("_id").replace("_", " ").capitalize()
 
 
 class _RouteNotFound(AppError):

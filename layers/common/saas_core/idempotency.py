@@ -1,16 +1,19 @@
 """`Idempotency-Key` for mutating admin routes (API.md), on Powertools' idempotency.
 
 The same key with the same body returns the first response again and changes
-nothing; the same key with another body gets 422. Only successful responses
-are remembered: a 502 from Stripe or a 409 must be retryable with the same key.
-The record is scoped to the caller and the route, so one admin's key can
-never replay another's response or another route's.
+nothing; the same key with another body gets 422. Bodies compare parsed, not
+byte for byte. Only successful responses are remembered: a 502 from Stripe or
+a 409 must be retryable with the same key. The record is scoped to the kind
+of credential, the caller and the route, so one caller's key can never replay
+another's response or another route's.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -24,6 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from saas_core import request_body
 from saas_core.access import Principal
 from saas_core.errors import Conflict, InvalidInput
 from saas_core.settings import get_settings
@@ -59,15 +63,42 @@ def _config(context: LambdaContext) -> IdempotencyConfig:
     return config
 
 
-def request_key(event: dict[str, Any]) -> str | None:
+def _key_of(event: dict[str, Any]) -> str | None:
     from saas_core.http import header
 
     return header(event.get("headers"), IDEMPOTENCY_HEADER)
 
 
+def _canonical_number(value: object) -> object:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value.normalize())
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def body_fingerprint(body: Any) -> str:
+    """The parsed body's digest: key order, spacing and 1.50 vs 1.5 do not make another request."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=_canonical_number)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def caller_scope(principal: Principal) -> str:
+    # The kind of credential is part of the scope: a token whose `sub` happens
+    # to be "api-key" must not reach what the admin key's requests stored.
+    return f"{principal.via}:{principal.subject}"
+
+
+def request_key(event: dict[str, Any], principal: Principal) -> str | None:
+    """Caller, Idempotency-Key and body together: a retry of the same request maps to the same
+    value, a corrected body to another one (ids derived from it then differ too)."""
+    key = _key_of(event)
+    if key is None:
+        return None
+    return f"{caller_scope(principal)}|{key}|{body_fingerprint(request_body.parse(event))}"
+
+
 def resolve_idempotently(app: ApiApp, event: dict[str, Any], context: LambdaContext,
-                         principal: Principal) -> dict[str, Any]:
-    key = request_key(event)
+                         principal: Principal, body: Any) -> dict[str, Any]:
+    key = _key_of(event)
     if key is None:
         return app.resolve(event, context)
     if not key.strip() or len(key) > MAX_KEY_LENGTH:
@@ -78,8 +109,8 @@ def resolve_idempotently(app: ApiApp, event: dict[str, Any], context: LambdaCont
     if spec is None:
         raise RuntimeError("ApiApp has no endpoint declared")
     request = {
-        "scope": f"{principal.subject}|{spec.method} {event.get('path')}|{key}",
-        "body_sha256": hashlib.sha256((event.get("body") or "").encode()).hexdigest(),
+        "scope": f"{caller_scope(principal)}|{spec.method} {event.get('path')}|{key}",
+        "body_sha256": body_fingerprint(body),
     }
 
     @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped

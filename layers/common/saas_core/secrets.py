@@ -47,6 +47,9 @@ def stripe_key(*, live: bool, settings: Settings | None = None) -> str:
     return _resolve(s.stripe_test_secret_key, s.stripe_test_key_param)
 
 
-def stripe_webhook_secret(settings: Settings | None = None) -> str:
+def stripe_webhook_secret(*, live: bool, settings: Settings | None = None) -> str:
+    """The signing secret of the live or the test account's webhook endpoint."""
     s = settings or get_settings()
-    return _resolve(s.stripe_webhook_secret, s.stripe_webhook_secret_param)
+    if live:
+        return _resolve(s.stripe_live_webhook_secret, s.stripe_live_webhook_secret_param)
+    return _resolve(s.stripe_test_webhook_secret, s.stripe_test_webhook_secret_param)

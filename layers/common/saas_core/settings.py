@@ -38,13 +38,19 @@ class Settings(BaseModel):
     stripe_test_secret_key: str = ""
     stripe_live_key_param: str = ""
     stripe_test_key_param: str = ""
-    stripe_webhook_secret: str = ""
-    stripe_webhook_secret_param: str = ""
+    # Each Stripe account signs its webhooks with its own secret.
+    stripe_live_webhook_secret: str = ""
+    stripe_test_webhook_secret: str = ""
+    stripe_live_webhook_secret_param: str = ""
+    stripe_test_webhook_secret_param: str = ""
     # Set to the emulator's URL locally; empty means api.stripe.com.
     stripe_api_base: str = ""
     # One attempt plus retries must fit inside API Gateway's 29 s.
     stripe_timeout_seconds: float = Field(default=8.0, gt=0, le=20)
     stripe_max_retries: int = Field(default=2, ge=0, le=3)
+
+    # Browser origins allowed to call the API (comma-separated); empty allows none.
+    cors_allowed_origins: str = ""
 
     # Optional; by default list cursors are signed with a key derived from the admin key.
     cursor_signing_key: str = ""
@@ -54,6 +60,12 @@ class Settings(BaseModel):
         env = os.environ if environ is None else environ
         values = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
         return cls.model_validate(values)
+
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        return frozenset(origin.strip().rstrip("/") for origin in self.cors_allowed_origins.split(",")
+                         if origin.strip())
 
 
 @functools.cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
@@ -18,15 +19,39 @@ METRIC_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 # is the identity provider's job; this only keeps garbage out of the index.
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
+# The largest count or limit the API takes: far below DynamoDB's 38 digits.
+MAX_COUNT = 10**15
+# Characters no stored text may hold: controls (NUL, escapes, C1) and lone surrogates, which
+# break logs, CSV exports and UTF-8. Multi-line text keeps its line breaks and tabs.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs"})
+_MULTILINE_ALLOWED = frozenset("\n\r\t")
+
+
+def _no_control_characters(value: str, allowed: frozenset[str] = frozenset()) -> str:
+    for position, character in enumerate(value):
+        if character not in allowed and unicodedata.category(character) in _FORBIDDEN_CATEGORIES:
+            raise ValueError(f"must not contain control characters (U+{ord(character):04X} at {position})")
+    return value
+
+
+def single_line(value: str) -> str:
+    return _no_control_characters(value)
+
+
+def multi_line(value: str) -> str:
+    return _no_control_characters(value, _MULTILINE_ALLOWED)
+
+
 PlanId = Annotated[str, StringConstraints(pattern=PLAN_ID_PATTERN)]
 TenantId = Annotated[str, StringConstraints(pattern=TENANT_ID_PATTERN)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
+                 AfterValidator(single_line)]
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=SLUG_PATTERN)]
 Currency = Annotated[str, StringConstraints(to_lower=True, pattern=r"^[a-zA-Z]{3}$")]
 
 
 def _valid_email(value: str) -> str:
-    value = value.strip().lower()
+    value = single_line(value.strip().lower())
     if len(value) > 254 or not EMAIL_PATTERN.match(value):
         raise ValueError("must be a valid email address")
     return value

@@ -6,9 +6,10 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from saas_core.models.common import (
+    MAX_COUNT,
     METRIC_PATTERN,
     Currency,
     Money,
@@ -17,12 +18,16 @@ from saas_core.models.common import (
     PriceIn,
     Slug,
     StrictInput,
+    multi_line,
+    single_line,
 )
 from saas_core.money import from_minor
 
 MetricName = Annotated[str, StringConstraints(pattern=METRIC_PATTERN)]
 FeatureName = Annotated[str, StringConstraints(pattern=METRIC_PATTERN)]
-FeatureText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+FeatureText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                        AfterValidator(single_line)]
+Description = Annotated[str, StringConstraints(max_length=2000), AfterValidator(multi_line)]
 
 
 class PlanType(StrEnum):
@@ -44,7 +49,7 @@ class LimitPeriod(StrEnum):
 
 
 class Limit(BaseModel):
-    max: int | None = Field(default=None, ge=0, description="null means unlimited")
+    max: int | None = Field(default=None, ge=0, le=MAX_COUNT, description="null means unlimited")
     period: LimitPeriod = LimitPeriod.NONE
 
 
@@ -99,7 +104,7 @@ class PlanIn(_PlanFields):
 
     name: Name
     display_name: Name | None = None
-    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+    description: Description = ""
     type: PlanType
     tier: Slug
     price_monthly: PriceIn
@@ -121,7 +126,7 @@ class PlanUpdateIn(_PlanFields):
 
     name: Name | None = None
     display_name: Name | None = None
-    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    description: Description | None = None
     tier: Slug | None = None
     price_monthly: PriceIn | None = None
     price_annual: PriceIn | None = None
@@ -134,7 +139,8 @@ class PlanUpdateIn(_PlanFields):
     features: dict[FeatureName, bool] | None = None
     feature_list: list[FeatureText] | None = Field(default=None, max_length=50)
     limits: dict[MetricName, Limit] | None = Field(default=None, max_length=30)
-    version: int | None = Field(default=None, ge=1, description="Optimistic lock: refused with 409 when stale")
+    version: int | None = Field(default=None, ge=1, le=MAX_COUNT,
+                                description="Optimistic lock: refused with 409 when stale")
 
     @field_validator("*", mode="before")
     @classmethod

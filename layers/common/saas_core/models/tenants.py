@@ -6,15 +6,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from saas_core.access import Role
 from saas_core.clock import parse_iso
-from saas_core.models.common import Email, Name, PlanId, Slug, StrictInput
+from saas_core.models.common import Email, Name, PlanId, Slug, StrictInput, single_line
 from saas_core.models.plans import BillingCycle, Limit, PlanRef, PlanType
 
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")]
-UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+                   AfterValidator(single_line)]
 
 
 class TenantStatus(StrEnum):

@@ -1,0 +1,1 @@
+"""CORS preflight for every path of the API."""
