@@ -49,7 +49,9 @@ class Reply:
 
 
 def invoke(method: str, path: str, *, body: Any = None, token: str | None = None, api_key: str | None = None,
-           headers: dict[str, str] | None = None, query: Mapping[str, str | list[str]] | None = None) -> Reply:
+           headers: dict[str, str] | None = None, query: Mapping[str, str | list[str]] | None = None,
+           context: LambdaContext | None = None) -> Reply:
+    """`context`: the Lambda context to pass (its timeout bounds the request); a fresh 28 s one by default."""
     matched = match_route(list(routes()), method, path)
     if matched is None:
         raise LookupError(f"no route for {method} {path}")
@@ -62,6 +64,7 @@ def invoke(method: str, path: str, *, body: Any = None, token: str | None = None
     raw_body = body if isinstance(body, str) or body is None else json.dumps(body)
     event = rest_event(method, path, resource=route.path, path_parameters=path_parameters or None,
                        headers=all_headers, query=query, body=raw_body)
-    response = handler_module(route).handler(event, LambdaContext(function_name=route.function_id))
+    response = handler_module(route).handler(event, context or LambdaContext(function_name=route.function_id))
+    headers = {name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()}
     return Reply(status=response["statusCode"], body=json.loads(response["body"] or "null") or {},
-                 headers=dict(response.get("headers") or {}))
+                 headers={**headers, **(response.get("headers") or {})})

@@ -5,40 +5,54 @@
   or at one real sk_test_ key.
 - Parameters are typed with the SDK's own TypedDicts, so mypy refuses a
   parameter Stripe does not have.
-- Idempotency keys derive from the operation (tenant id, plan id and
-  version), so a retry after a crash replays instead of duplicating.
-- Timeouts and retries fit inside API Gateway's 29 s; 429s back off.
-- Any Stripe failure becomes StripeUnavailable (502) for the caller, which
-  then changes nothing locally.
+- Idempotency keys derive from the operation, the attempt and the
+  parameters (`idempotency_key`): the SDK's own retries of one call replay
+  instead of duplicating, and other parameters never reuse a key (Stripe
+  answers `idempotency_error` for 24 hours). Stripe stores a 500 under its
+  key and replays it, so a new attempt uses new keys and first looks for
+  what an earlier attempt may have made (`find_*`, by metadata or id).
+- Each call works within the request's deadline (`saas_core.deadline`): its
+  timeout is cut to the time left, no retry starts without time for it, and
+  429s back off only while time remains.
+- Any Stripe failure becomes StripeUnavailable (502) in the product's own
+  words; Stripe's text goes to the log, never to the caller.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import stripe
+from aws_lambda_powertools import Logger
 
-from saas_core import secrets, telemetry
+from saas_core import deadline, secrets, telemetry
 from saas_core.errors import StripeUnavailable
 from saas_core.settings import get_settings
 
 if TYPE_CHECKING:
     from stripe.params import (
         CustomerCreateParams,
+        CustomerListParams,
         PriceCreateParams,
+        PriceListParams,
         PriceUpdateParams,
         ProductCreateParams,
         ProductUpdateParams,
         SubscriptionCreateParams,
+        SubscriptionListParams,
     )
 
     from saas_core.models.plans import BillingCycle, Plan, StripePrices
     from saas_core.models.tenants import Tenant
+
+logger = Logger(child=True)
 
 # No usage telemetry headers to Stripe from a billing backend.
 stripe.enable_telemetry = False
@@ -47,8 +61,35 @@ ACCOUNTS = ("live", "test")
 RATE_LIMIT_RETRIES = 2
 RATE_LIMIT_BASE_DELAY_SECONDS = 0.5
 INVOICE_DAYS_UNTIL_DUE = 30
+# Below this, a call could not complete: better to stop than to start it.
+MIN_CALL_SECONDS = 0.5
+LIST_LIMIT = 100
+ENDED_SUBSCRIPTION_STATUSES = frozenset({"canceled", "incomplete_expired"})
 
 R = TypeVar("R")
+
+
+class _DeadlineHttpClient(stripe.RequestsClient):
+    """The SDK's requests client, bounded by the request's deadline.
+
+    The SDK reads `_timeout` for every attempt, so it is computed: the
+    configured timeout, or less when less time is left. A retry starts only
+    when its backoff and a useful attempt still fit.
+    """
+
+    @property
+    def _timeout(self) -> float:
+        return max(MIN_CALL_SECONDS, min(self._configured_timeout, deadline.remaining()))
+
+    @_timeout.setter
+    def _timeout(self, value: float) -> None:
+        self._configured_timeout = value
+
+    def _should_retry(self, response: Any, api_connection_error: Any, num_retries: int,
+                      max_network_retries: int | None) -> bool:
+        if deadline.remaining() < MIN_CALL_SECONDS + self._sleep_time_seconds(num_retries + 1):
+            return False
+        return bool(super()._should_retry(response, api_connection_error, num_retries, max_network_retries))
 
 
 @functools.cache
@@ -57,7 +98,7 @@ def _client_for_key(api_key: str, api_base: str, timeout: float, retries: int) -
         api_key,
         base_addresses={"api": api_base} if api_base else None,
         max_network_retries=retries,
-        http_client=stripe.RequestsClient(timeout=timeout),
+        http_client=_DeadlineHttpClient(timeout=timeout),
     )
 
 
@@ -74,27 +115,54 @@ def distinct_accounts() -> list[str]:
     return ["live"] if live_key == test_key else list(ACCOUNTS)
 
 
+def idempotency_key(operation: str, scope: str, params: Mapping[str, Any]) -> str:
+    """`operation:scope:digest of the parameters` (scope: the object and the attempt)."""
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    return f"{operation}:{scope}:{digest}"
+
+
+# ------------------------------------------------------------------ calls
+
+
+def _failed(operation: str, error: stripe.StripeError) -> StripeUnavailable:
+    telemetry.count("StripeCallFailed")
+    logger.warning("Stripe call failed", extra={
+        "operation": operation, "stripe_error": type(error).__name__, "http_status": error.http_status,
+        "code": error.code, "request_id": error.request_id, "stripe_message": error.user_message,
+    })
+    # A timeout or a 5xx may have happened anyway; a 4xx did not.
+    unknown = isinstance(error, stripe.APIConnectionError) or (error.http_status or 500) >= 500
+    reason = "did not answer in time" if isinstance(error, stripe.APIConnectionError) else "refused or failed"
+    return StripeUnavailable(f"Stripe {reason} while trying to {operation}; nothing was changed",
+                             outcome_unknown=unknown)
+
+
+def _out_of_time(operation: str) -> StripeUnavailable:
+    telemetry.count("StripeCallFailed")
+    logger.warning("no time left for a Stripe call", extra={"operation": operation})
+    return StripeUnavailable(f"Stripe did not answer in time to {operation}; nothing was changed")
+
+
 def call(operation: str, request: Callable[[], R]) -> R:
-    """Run one Stripe request; a failure becomes StripeUnavailable."""
+    """Run one Stripe request within the deadline; a failure becomes StripeUnavailable."""
     for attempt in range(RATE_LIMIT_RETRIES + 1):
+        if deadline.remaining() < MIN_CALL_SECONDS:
+            raise _out_of_time(operation)
         try:
             return request()
-        except stripe.RateLimitError:
-            if attempt == RATE_LIMIT_RETRIES:
-                telemetry.count("StripeCallFailed")
-                raise StripeUnavailable(f"Stripe rate limit hit while trying to {operation}") from None
+        except stripe.RateLimitError as error:
+            pause = random.uniform(0, RATE_LIMIT_BASE_DELAY_SECONDS * 2**attempt)  # noqa: S311 - jitter
+            if attempt == RATE_LIMIT_RETRIES or deadline.remaining() < pause + MIN_CALL_SECONDS:
+                raise _failed(operation, error) from None
             # Full jitter: concurrent functions must not retry in lockstep.
-            time.sleep(random.uniform(0, RATE_LIMIT_BASE_DELAY_SECONDS * 2**attempt))  # noqa: S311
+            time.sleep(pause)
         except stripe.StripeError as error:
-            telemetry.count("StripeCallFailed")
-            raise StripeUnavailable(f"Stripe failed to {operation}: {_safe_message(error)}") from error
+            raise _failed(operation, error) from None
     raise AssertionError("unreachable")
 
 
-def _safe_message(error: stripe.StripeError) -> str:
-    if isinstance(error, stripe.APIConnectionError):
-        return "no answer in time"
-    return error.user_message or type(error).__name__
+def is_already_existing(error: stripe.StripeError) -> bool:
+    return isinstance(error, stripe.InvalidRequestError) and error.code == "resource_already_exists"
 
 
 # ------------------------------------------------------------------ catalog
@@ -108,6 +176,7 @@ class PlanStripeIds:
 
 def _product_params(plan: Plan) -> ProductCreateParams:
     params: ProductCreateParams = {
+        "id": plan.id,  # the plan's own id: a retry finds the product instead of making another
         "name": plan.display_name,
         "metadata": {"plan_id": plan.id, "tier": plan.tier, "type": plan.type.value},
     }
@@ -116,70 +185,128 @@ def _product_params(plan: Plan) -> ProductCreateParams:
     return params
 
 
-def _price_params(plan: Plan, product_id: str, cycle: BillingCycle) -> PriceCreateParams:
+def _product_fields(plan: Plan) -> ProductUpdateParams:
+    return {"name": plan.display_name, "description": plan.description or "", "active": not plan.is_archived}
+
+
+def ensure_product(plan: Plan, account: str, attempt: str) -> str:
+    """The plan's product, made now or by an earlier attempt (then brought up to date)."""
+    products = client(account).v1.products
+    params = _product_params(plan)
+    key = idempotency_key("create-product", f"{plan.id}:{attempt}", params)
+    try:
+        return call("create the plan's product", lambda: _create_product(products, params, key))
+    except _ProductExists:
+        call("update the plan's product", lambda: products.update(plan.id, _product_fields(plan)))
+        return plan.id
+
+
+class _ProductExists(Exception):
+    pass
+
+
+def _create_product(products: Any, params: ProductCreateParams, key: str) -> str:
+    try:
+        return str(products.create(params, {"idempotency_key": key}).id)
+    except stripe.InvalidRequestError as error:
+        if is_already_existing(error):
+            raise _ProductExists from None
+        raise
+
+
+def _price_metadata(plan: Plan, cycle: BillingCycle, tag: str) -> dict[str, str]:
+    return {"plan_id": plan.id, "plan_version": plan.plan_version, "billing_cycle": cycle.value, "change": tag}
+
+
+def _price_params(plan: Plan, product_id: str, cycle: BillingCycle, tag: str) -> PriceCreateParams:
     return {
         "product": product_id,
         "currency": plan.currency,
         "unit_amount": plan.price_minor(cycle),
         "recurring": {"interval": "month" if cycle.value == "monthly" else "year"},
         "nickname": f"{plan.display_name} {cycle.value} v{plan.plan_version}",
-        "metadata": {"plan_id": plan.id, "plan_version": plan.plan_version, "billing_cycle": cycle.value},
+        "metadata": _price_metadata(plan, cycle, tag),
     }
 
 
-def create_product(plan: Plan, account: str) -> str:
-    product = call("create the plan's product", lambda: client(account).v1.products.create(
-        _product_params(plan), {"idempotency_key": f"plan:{plan.id}:product"}))
-    return product.id
-
-
-def create_prices(plan: Plan, account: str, product_id: str) -> StripePrices:
-    """The monthly and annual prices of the plan's current version."""
+def create_prices(plan: Plan, account: str, product_id: str, *, tag: str, attempt: str) -> StripePrices:
+    """The monthly and annual prices of the plan's current version, tagged (metadata `change`)
+    with the change that makes them. Prices an earlier attempt at that change made are reused;
+    new ones are keyed by this attempt, as Stripe replays a stored failure under an old key."""
     from saas_core.models.plans import BillingCycle, StripePrices
 
     prices_service = client(account).v1.prices
+    found = prices_of_change(account, product_id, tag)
     price_ids = {}
     for cycle in BillingCycle:
-        create = functools.partial(prices_service.create, _price_params(plan, product_id, cycle),
-                                   {"idempotency_key": f"plan:{plan.id}:v{plan.plan_version}:{cycle.value}"})
+        if cycle.value in found:
+            price_ids[cycle] = found[cycle.value]
+            continue
+        params = _price_params(plan, product_id, cycle, tag)
+        key = idempotency_key("create-price", f"{plan.id}:{attempt}", params)
+        create = functools.partial(prices_service.create, params, {"idempotency_key": key})
         price_ids[cycle] = call(f"create the plan's {cycle.value} price", create).id
     return StripePrices(product_id=product_id, monthly_price_id=price_ids[BillingCycle.MONTHLY],
                         annual_price_id=price_ids[BillingCycle.ANNUAL])
 
 
+def prices_of_change(account: str, product_id: str, change: str) -> dict[str, str]:
+    """billing cycle -> price id of the active prices one change made on the product."""
+    params: PriceListParams = {"product": product_id, "active": True, "limit": LIST_LIMIT}
+    listed = call("look up the plan's prices", lambda: client(account).v1.prices.list(params))
+    found = {}
+    for price in listed.auto_paging_iter():
+        metadata = _metadata(price.metadata)
+        if metadata.get("change") == change and "billing_cycle" in metadata:
+            found[metadata["billing_cycle"]] = price.id
+    return found
+
+
+def _metadata(metadata: stripe.StripeObject | None) -> dict[str, str]:
+    # Stripe objects are not dicts in this SDK; metadata values are always strings.
+    return {} if metadata is None else {str(key): str(value) for key, value in metadata.to_dict().items()}
+
+
 def update_product(plan: Plan, account: str) -> None:
     ids = plan.stripe[account]
-    params: ProductUpdateParams = {"name": plan.display_name, "description": plan.description or "",
-                                   "active": not plan.is_archived}
-    call("update the plan's product",
-         lambda: client(account).v1.products.update(ids.product_id, params))
+    call("update the plan's product", lambda: client(account).v1.products.update(ids.product_id,
+                                                                                 _product_fields(plan)))
 
 
-def deactivate_prices(prices: StripePrices, account: str) -> None:
-    """Old prices stop being offered; subscriptions already on them keep them."""
-    params: PriceUpdateParams = {"active": False}
+def set_prices_active(price_ids: Iterable[str], account: str, *, active: bool) -> None:
+    """Retire (or bring back) prices; subscriptions already on them keep them either way."""
+    params: PriceUpdateParams = {"active": active}
     prices_service = client(account).v1.prices
-    for price_id in (prices.monthly_price_id, prices.annual_price_id):
-        call("retire an old price", functools.partial(prices_service.update, price_id, params))
+    for price_id in price_ids:
+        call("retire a price" if not active else "restore a price",
+             functools.partial(prices_service.update, price_id, params))
 
 
-def restore_product(account: str, prices: StripePrices) -> None:
-    """Undo archive_product when the local delete it preceded did not happen."""
-    price_params: PriceUpdateParams = {"active": True}
-    prices_service = client(account).v1.prices
-    for price_id in (prices.monthly_price_id, prices.annual_price_id):
-        call("restore a price", functools.partial(prices_service.update, price_id, price_params))
-    product_params: ProductUpdateParams = {"active": True}
-    call("restore the plan's product",
-         lambda: client(account).v1.products.update(prices.product_id, product_params))
+def set_product_active(product_id: str, account: str, *, active: bool) -> None:
+    params: ProductUpdateParams = {"active": active}
+    call("archive the plan's product" if not active else "restore the plan's product",
+         lambda: client(account).v1.products.update(product_id, params))
 
 
-def archive_product(account: str, product_id: str, prices: StripePrices | None = None) -> None:
-    """Stop offering the product (and its prices); existing subscriptions are unaffected."""
-    if prices is not None:
-        deactivate_prices(prices, account)
-    params: ProductUpdateParams = {"active": False}
-    call("archive the plan's product", lambda: client(account).v1.products.update(product_id, params))
+def product_exists(product_id: str, account: str) -> bool:
+    try:
+        call("look up the plan's product", lambda: _retrieve_product(product_id, account))
+    except _AlreadyGone:
+        return False
+    return True
+
+
+def _retrieve_product(product_id: str, account: str) -> None:
+    try:
+        client(account).v1.products.retrieve(product_id)
+    except stripe.InvalidRequestError as error:
+        if error.code == "resource_missing":
+            raise _AlreadyGone from None
+        raise
+
+
+def price_ids(prices: StripePrices) -> tuple[str, str]:
+    return prices.monthly_price_id, prices.annual_price_id
 
 
 # ------------------------------------------------------------------ tenants
@@ -196,7 +323,7 @@ class CreatedSubscription:
     current_period_end: int
 
 
-def create_customer(tenant: Tenant) -> str:
+def _customer_params(tenant: Tenant) -> CustomerCreateParams:
     params: CustomerCreateParams = {
         "email": tenant.email,
         "name": tenant.name,
@@ -204,21 +331,31 @@ def create_customer(tenant: Tenant) -> str:
     }
     if tenant.phone:
         params["phone"] = tenant.phone
+    return params
+
+
+def create_customer(tenant: Tenant, attempt: str) -> str:
+    params = _customer_params(tenant)
+    key = idempotency_key("create-customer", f"{tenant.id}:{attempt}", params)
     customer = call("create the customer", lambda: client(tenant.stripe_account).v1.customers.create(
-        params, {"idempotency_key": f"tenant:{tenant.id}:customer"}))
+        params, {"idempotency_key": key}))
     return customer.id
 
 
-def create_subscription(tenant: Tenant, plan: Plan, cycle: BillingCycle) -> CreatedSubscription:
-    """The tenant's subscription to the plan's current price, with the plan's trial.
+def find_customer(account: str, email: str, tenant_id: str) -> str | None:
+    """The tenant's customer made by an earlier attempt, if any: listed by email (a list, unlike
+    search, sees a customer made a moment ago), told apart by its metadata."""
+    params: CustomerListParams = {"email": email, "limit": LIST_LIMIT}
+    listed = call("look up the customer", lambda: client(account).v1.customers.list(params))
+    for customer in listed.auto_paging_iter():
+        if _metadata(customer.metadata).get("tenant_id") == tenant_id:
+            return customer.id
+    return None
 
-    Invoices are sent (send_invoice) rather than charged: an admin-created
-    tenant has no card yet, and Stripe would otherwise leave it incomplete.
-    """
+
+def _subscription_params(tenant: Tenant, plan: Plan, price_id: str) -> SubscriptionCreateParams:
     if tenant.stripe_customer_id is None:
         raise ValueError("the tenant's Stripe customer comes first")
-    prices = plan.stripe[tenant.stripe_account]
-    price_id = prices.monthly_price_id if cycle.value == "monthly" else prices.annual_price_id
     params: SubscriptionCreateParams = {
         "customer": tenant.stripe_customer_id,
         "items": [{"price": price_id, "quantity": 1}],
@@ -228,8 +365,38 @@ def create_subscription(tenant: Tenant, plan: Plan, cycle: BillingCycle) -> Crea
     }
     if plan.trial_days:
         params["trial_period_days"] = plan.trial_days
+    return params
+
+
+def create_subscription(tenant: Tenant, plan: Plan, cycle: BillingCycle, attempt: str) -> CreatedSubscription:
+    """The tenant's subscription to the plan's current price, with the plan's trial.
+
+    Invoices are sent (send_invoice) rather than charged: an admin-created
+    tenant has no card yet, and Stripe would otherwise leave it incomplete.
+    """
+    prices = plan.stripe[tenant.stripe_account]
+    price_id = prices.monthly_price_id if cycle.value == "monthly" else prices.annual_price_id
+    params = _subscription_params(tenant, plan, price_id)
+    key = idempotency_key("create-subscription", f"{tenant.id}:{attempt}", params)
     subscription = call("create the subscription", lambda: client(tenant.stripe_account).v1.subscriptions.create(
-        params, {"idempotency_key": f"tenant:{tenant.id}:subscription:{price_id}"}))
+        params, {"idempotency_key": key}))
+    return _created(subscription, price_id)
+
+
+def find_subscription(tenant: Tenant) -> CreatedSubscription | None:
+    """The tenant's live subscription made by an earlier attempt, if any."""
+    if tenant.stripe_customer_id is None:
+        return None
+    params: SubscriptionListParams = {"customer": tenant.stripe_customer_id, "status": "all", "limit": LIST_LIMIT}
+    listed = call("look up the subscription", lambda: client(tenant.stripe_account).v1.subscriptions.list(params))
+    for subscription in listed.auto_paging_iter():
+        if _metadata(subscription.metadata).get("tenant_id") == tenant.id and \
+                subscription.status not in ENDED_SUBSCRIPTION_STATUSES:
+            return _created(subscription, subscription.items.data[0].price.id)
+    return None
+
+
+def _created(subscription: stripe.Subscription, price_id: str) -> CreatedSubscription:
     item = subscription.items.data[0]
     return CreatedSubscription(
         id=subscription.id, price_id=price_id, status=subscription.status,
@@ -239,5 +406,21 @@ def create_subscription(tenant: Tenant, plan: Plan, cycle: BillingCycle) -> Crea
 
 
 def delete_customer(account: str, customer_id: str) -> None:
-    """Compensation after a later step failed; deleting also cancels its subscriptions."""
-    call("delete the customer", lambda: client(account).v1.customers.delete(customer_id))
+    """Undo a customer made for a create that did not complete; deleting also cancels its subscriptions."""
+    try:
+        call("delete the customer", lambda: _delete_customer(account, customer_id))
+    except _AlreadyGone:
+        return
+
+
+class _AlreadyGone(Exception):
+    pass
+
+
+def _delete_customer(account: str, customer_id: str) -> None:
+    try:
+        client(account).v1.customers.delete(customer_id)
+    except stripe.InvalidRequestError as error:
+        if error.code == "resource_missing":  # deleted by an earlier undo: done
+            raise _AlreadyGone from None
+        raise

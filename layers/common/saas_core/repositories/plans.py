@@ -10,10 +10,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from saas_core.access import Principal
-from saas_core.errors import BadRequest, Conflict, NotFound
+from saas_core.clock import iso, parse_iso, utc_now
+from saas_core.errors import AppError, BadRequest, Conflict, NotEligible, NotFound
 from saas_core.models.plans import Plan
 from saas_core.repositories import dynamo
 from saas_core.settings import get_settings
@@ -21,7 +24,7 @@ from saas_core.settings import get_settings
 PLAN_SK = "PLAN"
 CATALOG = "PLAN"
 # Counters owned by other writers (tenant transactions); an edit never overwrites them.
-_NOT_EDITABLE = frozenset({"id", "active_subscriptions", "created_at"})
+_NOT_EDITABLE = frozenset({"id", "active_subscriptions", "created_at", "pending"})
 
 
 def _table() -> str:
@@ -51,8 +54,11 @@ def _plan(item: dict[str, Any]) -> Plan:
 
 
 def get(plan_id: str) -> Plan | None:
+    """The plan; None while it is still a reservation being created."""
     item = dynamo.get(_table(), plan_pk(plan_id), PLAN_SK)
-    return _plan(item) if item else None
+    if item is None or item.get("kind") == "plan_reservation":
+        return None
+    return _plan(item)
 
 
 def require(plan_id: str) -> Plan:
@@ -66,7 +72,9 @@ def list_catalog() -> list[Plan]:
     """The whole catalog, archived plans included, in display order."""
     items = dynamo.query_all(
         TableName=_table(), IndexName="catalog",
-        KeyConditionExpression="catalog = :catalog",
+        # CATALOG is a DynamoDB reserved word: the key name must be a placeholder.
+        KeyConditionExpression="#catalog = :catalog",
+        ExpressionAttributeNames={"#catalog": "catalog"},
         ExpressionAttributeValues={":catalog": {"S": CATALOG}},
     )
     return [_plan(item) for item in items]
@@ -82,27 +90,146 @@ def _version_write(plan: Plan) -> dynamo.Write:
     })
 
 
-def create(plan: Plan, actor: Principal) -> None:
+# ----------------------------------------------------------- changes
+#
+# A change that touches Stripe holds the plan first (`pending` on the item:
+# which change, of what kind, until when), so concurrent changes are refused
+# with 409 before they touch Stripe, a tenant cannot subscribe to a plan being
+# deleted, and a change that died midway is known to the next one, which
+# repairs Stripe. A new plan is first written as a `pending` reservation,
+# invisible to every read, until its Stripe objects exist.
+
+HOLD_SECONDS = 120  # longer than any invocation: a live hold is another request at work
+_PENDING = {"#pending": "pending"}
+
+
+class PlanReserved(Conflict):
+    """The plan id is held by a create that has not finished."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    change: str
+    kind: str  # "create", "update" or "delete"
+    expires_at: str
+    # Earlier changes that died before Stripe was put right: the holder repairs them first.
+    repair: tuple[str, ...] = ()
+
+    def in_progress(self, now: datetime) -> bool:
+        return parse_iso(self.expires_at) > now
+
+    def left_to_repair(self) -> list[str]:
+        """What the next holder inherits when this hold was left behind."""
+        return [*self.repair, self.change]
+
+
+def _pending(change: str, kind: str, repair: list[str] | None = None) -> dict[str, Any]:
+    return {"change": change, "kind": kind, "expires_at": iso(utc_now() + timedelta(seconds=HOLD_SECONDS)),
+            "repair": list(repair or [])}
+
+
+def pending_of(plan_id: str) -> Pending | None:
+    item = dynamo.get(_table(), plan_pk(plan_id), PLAN_SK)
+    held = (item or {}).get("pending")
+    if not isinstance(held, dict):
+        return None
+    return Pending(change=held["change"], kind=held["kind"], expires_at=held["expires_at"],
+                   repair=tuple(held.get("repair") or ()))
+
+
+def reserve(plan: Plan, change: str) -> None:
+    """Hold a new plan's id while its Stripe objects are made."""
+    dynamo.execute(dynamo.put(_table(), {"pk": plan_pk(plan.id), "sk": PLAN_SK, "kind": "plan_reservation",
+                                         "pending": _pending(change, "create")},
+                              condition="attribute_not_exists(pk)",
+                              on_condition_failed=PlanReserved(f"Plan {plan.id} is already being created")))
+
+
+def take_over(plan_id: str, previous: Pending, change: str, kind: str) -> None:
+    """A new change takes a hold whose own change stopped (it expired)."""
+    dynamo.execute(dynamo.update(
+        _table(), plan_pk(plan_id), PLAN_SK, "SET #pending = :new", names={**_PENDING, "#change": "change"},
+        values={":new": _pending(change, kind), ":previous": previous.change},
+        condition="#pending.#change = :previous",
+        on_condition_failed=Conflict("Another change to this plan started meanwhile; retry")))
+
+
+def _same_change(change: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    return "#pending.#change = :change", {**_PENDING, "#change": "change"}, {":change": change}
+
+
+def create(plan: Plan, actor: Principal, change: str) -> None:
+    """Turn the reservation into the plan, with its first price version and audit."""
+    condition, names, values = _same_change(change)
     dynamo.transact([
-        dynamo.put(_table(), _item(plan), condition="attribute_not_exists(pk)",
-                   on_condition_failed=Conflict(f"Plan {plan.id} already exists")),
+        dynamo.put(_table(), _item(plan), condition=condition, names=names, condition_values=values,
+                   on_condition_failed=Conflict("Another request took over this plan's creation; retry")),
         _version_write(plan),
         dynamo.audit(_table(), plan_pk(plan.id), actor=actor, action="plan.created", before=None,
                      after=_record(plan)),
     ])
 
 
-def save_edit(before: Plan, after: Plan, actor: Principal, *, new_version: bool) -> None:
-    """Write an edited plan if nobody changed it since `before` was read."""
+def drop_reservation(plan_id: str, change: str) -> None:
+    condition, names, values = _same_change(change)
+    dynamo.execute(dynamo.delete(_table(), plan_pk(plan_id), PLAN_SK, condition=condition, names=names,
+                                 values=values, on_condition_failed=Conflict("The plan's creation was taken over")))
+
+
+def hold(plan: Plan, change: str, kind: str, repair: list[str]) -> None:
+    """Hold a plan for one change (update or delete) if nobody changed it since it was read and
+    no other change holds it. A delete also needs no subscriber, and then no tenant can take one."""
+    condition = ("version = :expected AND (attribute_not_exists(#pending) OR #pending.#expires < :now)")
+    values: dict[str, Any] = {":expected": plan.version, ":now": iso(utc_now()),
+                              ":held": _pending(change, kind, repair)}
+    if kind == "delete":
+        condition += " AND (attribute_not_exists(active_subscriptions) OR active_subscriptions = :zero)"
+        values[":zero"] = 0
+    try:
+        dynamo.execute(dynamo.update(_table(), plan_pk(plan.id), PLAN_SK, "SET #pending = :held",
+                                     names={**_PENDING, "#expires": "expires_at"}, values=values,
+                                     condition=condition))
+    except Conflict:
+        raise _why_not_held(plan) from None
+
+
+def _why_not_held(plan: Plan) -> AppError:
+    current = get(plan.id)
+    if current is None:
+        return NotFound("Plan not found")
+    if current.version != plan.version:
+        return Conflict("The plan was changed meanwhile; reload and retry")
+    if current.active_subscriptions:
+        return BadRequest(f"Cannot delete plan with {current.active_subscriptions} active subscriptions")
+    return Conflict("Another change to this plan is in progress; retry shortly")
+
+
+def release_hold(plan_id: str, change: str) -> None:
+    condition, names, values = _same_change(change)
+    dynamo.execute(dynamo.update(_table(), plan_pk(plan_id), PLAN_SK, "REMOVE #pending", names=names,
+                                 values=values, condition=condition,
+                                 on_condition_failed=Conflict("The plan's hold was taken over")))
+
+
+def save_edit(before: Plan, after: Plan, actor: Principal, *, new_version: bool, change: str | None) -> None:
+    """Write an edited plan if nobody changed it since `before` was read (and, for a change
+    that touched Stripe, while it still holds the plan)."""
     fields = {name: value for name, value in _item(after).items()
               if name not in _NOT_EDITABLE and name not in ("pk", "sk")}
     names = {f"#f{i}": name for i, name in enumerate(fields)}
-    values = {f":v{i}": value for i, value in enumerate(fields.values())}
+    values: dict[str, Any] = {f":v{i}": value for i, value in enumerate(fields.values())}
     values[":expected"] = before.version
     expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+    condition = "attribute_exists(pk) AND version = :expected"
+    if change is not None:
+        held, held_names, held_values = _same_change(change)
+        condition += f" AND {held}"
+        expression += " REMOVE #pending"
+        names |= held_names
+        values |= held_values
     writes = [
         dynamo.update(_table(), plan_pk(before.id), PLAN_SK, expression, names=names, values=values,
-                      condition="attribute_exists(pk) AND version = :expected",
+                      condition=condition,
                       on_condition_failed=Conflict("The plan was changed meanwhile; reload and retry")),
         dynamo.audit(_table(), plan_pk(before.id), actor=actor, action="plan.updated",
                      before=_record(before), after=_record(after)),
@@ -112,30 +239,32 @@ def save_edit(before: Plan, after: Plan, actor: Principal, *, new_version: bool)
     dynamo.transact(writes)
 
 
-def delete(plan: Plan, actor: Principal) -> None:
-    """Delete unless a subscription appeared meanwhile (the counter is checked in the write)."""
-    try:
-        dynamo.transact([
-            dynamo.delete(_table(), plan_pk(plan.id), PLAN_SK,
-                          condition="attribute_exists(pk) AND (attribute_not_exists(active_subscriptions) "
-                                    "OR active_subscriptions = :zero)",
-                          values={":zero": 0},
-                          on_condition_failed=Conflict("The plan changed meanwhile")),
-            dynamo.audit(_table(), plan_pk(plan.id), actor=actor, action="plan.deleted",
-                         before=_record(plan), after=None),
-        ])
-    except Conflict:
-        current = get(plan.id)
-        if current is None:
-            raise NotFound("Plan not found") from None
-        if current.active_subscriptions:
-            raise BadRequest(
-                f"Cannot delete plan with {current.active_subscriptions} active subscriptions") from None
-        raise
+def delete(plan: Plan, actor: Principal, change: str) -> None:
+    """Delete a plan this change holds (no tenant can have subscribed since the hold)."""
+    condition, names, values = _same_change(change)
+    dynamo.transact([
+        dynamo.delete(_table(), plan_pk(plan.id), PLAN_SK, condition=condition, names=names, values=values,
+                      on_condition_failed=Conflict("The plan's hold was taken over; retry")),
+        dynamo.audit(_table(), plan_pk(plan.id), actor=actor, action="plan.deleted",
+                     before=_record(plan), after=None),
+    ])
 
 
-def count_subscription(plan_id: str, delta: int) -> dynamo.Write:
-    """For a tenant transaction: one more (or fewer) live subscription on the plan."""
-    return dynamo.update(_table(), plan_pk(plan_id), PLAN_SK, "ADD active_subscriptions :delta",
-                         values={":delta": delta}, condition="attribute_exists(pk)",
+# ------------------------------------------- places taken by tenants
+
+def take_place(plan_id: str) -> dynamo.Write:
+    """For a tenant transaction: one more subscriber, if the plan still takes new tenants
+    (active, not archived, not being deleted)."""
+    return dynamo.update(
+        _table(), plan_pk(plan_id), PLAN_SK, "ADD active_subscriptions :one",
+        names={**_PENDING, "#kind": "kind", "#expires": "expires_at"},
+        values={":one": 1, ":true": True, ":false": False, ":delete": "delete", ":now": iso(utc_now())},
+        condition=("attribute_exists(catalog_order) AND is_active = :true AND is_archived = :false AND "
+                   "(attribute_not_exists(#pending) OR #pending.#kind <> :delete OR #pending.#expires < :now)"),
+        on_condition_failed=NotEligible("The plan no longer takes new tenants"))
+
+
+def give_back_place(plan_id: str) -> dynamo.Write:
+    return dynamo.update(_table(), plan_pk(plan_id), PLAN_SK, "ADD active_subscriptions :minus_one",
+                         values={":minus_one": -1}, condition="attribute_exists(pk)",
                          on_condition_failed=NotFound("Plan not found"))

@@ -4,9 +4,12 @@ uniqueness pointers, listing facets and statistics. Layout: docs/data-model.md."
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from saas_core.access import Principal, Role
+from saas_core.clock import iso, parse_iso, utc_now
 from saas_core.errors import Conflict, NotFound
 from saas_core.models.tenants import Member, Subscription, Tenant
 from saas_core.repositories import dynamo
@@ -123,8 +126,9 @@ def _count(tenant: Tenant, delta: int) -> dynamo.Write:
 # ----------------------------------------------------------------- reads
 
 def get(tenant_id: str) -> Tenant | None:
+    """The tenant; None when deleted or still a reservation being created."""
     item = dynamo.get(_table(), tenant_pk(tenant_id), TENANT_SK)
-    if item is None or item.get("deleted_at"):
+    if item is None or item.get("deleted_at") or item.get("provisioning"):
         return None
     return Tenant.model_validate(item)
 
@@ -171,20 +175,127 @@ def membership_role(tenant_id: str, principal: Principal) -> Role | None:
     return Role(dynamo.from_item(items[0])["role"]) if items else None
 
 
-# ---------------------------------------------------------------- writes
+# ------------------------------------------------------ creating a tenant
+#
+# A tenant is created in three steps so that Stripe and DynamoDB can never
+# disagree for good: `reserve` (the tenant as a reservation, its subdomain and
+# a place on its plan, in one transaction), then Stripe, then `activate` (the
+# rest, in one transaction). A failure undoes Stripe and `release`s the
+# reservation; if Stripe cannot be undone, the reservation stays, marked
+# failed, pointing at what Stripe holds, until a retry resumes or clears it.
 
-def create(tenant: Tenant, owner: Member, actor: Principal, plan_subscription: dynamo.Write) -> None:
-    """The tenant, its owner, its first subscription, its uniqueness pointers,
-    listing rows, statistics and audit: all in one transaction."""
+RESERVATION_SECONDS = 120  # longer than any invocation: a live reservation is another request at work
+
+
+@dataclass(frozen=True)
+class Reservation:
+    tenant_id: str
+    attempt: str
+    state: str  # "working" or "failed"
+    expires_at: str
+    plan_id: str
+    subdomain: str | None
+    email: str
+    stripe_account: str
+    stripe_customer_id: str | None
+
+    def in_progress(self, now: datetime) -> bool:
+        return self.state == "working" and parse_iso(self.expires_at) > now
+
+
+class ReservationExists(Conflict):
+    """The tenant id is already reserved (an earlier attempt at the same request)."""
+
+
+def _subdomain_key(subdomain: str) -> tuple[str, str]:
+    return f"SUBDOMAIN#{subdomain}", "SUBDOMAIN"
+
+
+def _reservation_attributes(tenant: Tenant, attempt: str, now: datetime) -> dict[str, Any]:
+    return {"attempt": attempt, "state": "working", "expires_at": iso(now + timedelta(seconds=RESERVATION_SECONDS)),
+            "plan_id": tenant.plan_id, "subdomain": tenant.subdomain_preference, "email": tenant.email,
+            "stripe_account": tenant.stripe_account}
+
+
+def reserve(tenant: Tenant, attempt: str, plan_place: dynamo.Write) -> None:
+    """Hold the tenant id, its subdomain and a place on its plan (`plan_place`) before Stripe is called."""
+    table = _table()
+    writes = [
+        dynamo.put(table, {"pk": tenant_pk(tenant.id), "sk": TENANT_SK, "kind": "reservation",
+                           "provisioning": _reservation_attributes(tenant, attempt, utc_now())},
+                   condition="attribute_not_exists(pk)", on_condition_failed=ReservationExists("Tenant is reserved")),
+        plan_place,
+    ]
+    if tenant.subdomain_preference:
+        pk, sk = _subdomain_key(tenant.subdomain_preference)
+        writes.append(dynamo.put(
+            table, {"pk": pk, "sk": sk, "tenant_id": tenant.id}, condition="attribute_not_exists(pk)",
+            on_condition_failed=Conflict(f"Subdomain '{tenant.subdomain_preference}' is already taken")))
+    dynamo.transact(writes)
+
+
+def reservation(tenant_id: str) -> Reservation | None:
+    item = dynamo.get(_table(), tenant_pk(tenant_id), TENANT_SK)
+    held = (item or {}).get("provisioning")
+    if not isinstance(held, dict):
+        return None
+    return Reservation(tenant_id=tenant_id, attempt=held["attempt"], state=held["state"],
+                       expires_at=held["expires_at"], plan_id=held["plan_id"], subdomain=held.get("subdomain"),
+                       email=held["email"], stripe_account=held["stripe_account"],
+                       stripe_customer_id=held.get("stripe_customer_id"))
+
+
+def subdomain_holder(subdomain: str) -> str | None:
+    pk, sk = _subdomain_key(subdomain)
+    item = dynamo.get(_table(), pk, sk)
+    return str(item["tenant_id"]) if item else None
+
+
+_SAME_ATTEMPT = "#p.#attempt = :attempt"
+_RESERVATION_NAMES = {"#p": "provisioning", "#attempt": "attempt"}
+
+
+def _update_reservation(tenant_id: str, attempt: str, expression: str, values: dict[str, Any],
+                        names: dict[str, str]) -> None:
+    dynamo.execute(dynamo.update(
+        _table(), tenant_pk(tenant_id), TENANT_SK, expression, names={**_RESERVATION_NAMES, **names},
+        values={":attempt": attempt, **values}, condition=_SAME_ATTEMPT,
+        on_condition_failed=Conflict("Another request took over this tenant's creation; retry")))
+
+
+def take_over(tenant_id: str, previous_attempt: str, attempt: str) -> None:
+    """A new attempt resumes a reservation whose own attempt stopped (failed or expired)."""
+    expires_at = iso(utc_now() + timedelta(seconds=RESERVATION_SECONDS))
+    _update_reservation(tenant_id, previous_attempt, "SET #p.#attempt = :new, #p.#state = :working, #p.#expires = :exp",
+                        {":new": attempt, ":working": "working", ":exp": expires_at},
+                        {"#state": "state", "#expires": "expires_at"})
+
+
+def record_customer(tenant_id: str, attempt: str, customer_id: str) -> None:
+    """The reservation points at the Stripe customer as soon as it exists."""
+    _update_reservation(tenant_id, attempt, "SET #p.#customer = :customer", {":customer": customer_id},
+                        {"#customer": "stripe_customer_id"})
+
+
+def mark_failed(tenant_id: str, attempt: str, reason: str) -> None:
+    """Stripe could not be undone: the reservation stays as the record of what Stripe holds."""
+    _update_reservation(tenant_id, attempt, "SET #p.#state = :failed, #p.#reason = :reason",
+                        {":failed": "failed", ":reason": reason[:500]}, {"#state": "state", "#reason": "reason"})
+
+
+def activate(tenant: Tenant, owner: Member, actor: Principal, attempt: str) -> None:
+    """The tenant, its owner, its first subscription, the Stripe customer pointer,
+    listing rows, statistics and audit: all in one transaction, only while
+    this attempt still holds the reservation."""
     if tenant.subscription is None:
         raise ValueError("a tenant is created with its first subscription")
     table = _table()
     writes = [
-        dynamo.put(table, _tenant_item(tenant), condition="attribute_not_exists(pk)",
-                   on_condition_failed=Conflict("Tenant already exists")),
+        dynamo.put(table, _tenant_item(tenant), condition=_SAME_ATTEMPT, names=_RESERVATION_NAMES,
+                   condition_values={":attempt": attempt},
+                   on_condition_failed=Conflict("Another request took over this tenant's creation; retry")),
         dynamo.put(table, _member_item(owner)),
         dynamo.put(table, _subscription_item(tenant.id, tenant.subscription)),
-        plan_subscription,
         _count(tenant, +1),
         dynamo.audit(table, tenant_pk(tenant.id), actor=actor, action="tenant.created", before=None,
                      after=_record(tenant)),
@@ -192,16 +303,26 @@ def create(tenant: Tenant, owner: Member, actor: Principal, plan_subscription: d
     if tenant.stripe_customer_id:
         writes.append(dynamo.put(table, {"pk": f"STRIPE_CUSTOMER#{tenant.stripe_customer_id}", "sk": "TENANT",
                                          "tenant_id": tenant.id}))
-    if tenant.subdomain_preference:
-        writes.append(dynamo.put(
-            table, {"pk": f"SUBDOMAIN#{tenant.subdomain_preference}", "sk": "SUBDOMAIN", "tenant_id": tenant.id},
-            condition="attribute_not_exists(pk)",
-            on_condition_failed=Conflict(f"Subdomain '{tenant.subdomain_preference}' is already taken")))
     writes += [dynamo.put(table, item) for item in _facet_items(tenant)]
-    # DynamoDB makes a retried transaction with the same token a no-op.
-    dynamo.transact(writes, client_token=hashlib.sha256(tenant.id.encode()).hexdigest()[:36])
+    # A retry of this very request (botocore's, after a timeout) is a no-op for DynamoDB.
+    dynamo.transact(writes, client_token=_client_token(tenant.id, attempt))
 
 
-def subdomain_taken(subdomain: str) -> bool:
-    return dynamo.get(_table(), f"SUBDOMAIN#{subdomain}", "SUBDOMAIN") is not None
+def release(held: Reservation, plan_place: dynamo.Write) -> None:
+    """Give back what `reserve` held, once Stripe is undone: a create that failed leaves nothing."""
+    table = _table()
+    writes = [
+        dynamo.delete(table, tenant_pk(held.tenant_id), TENANT_SK, condition=_SAME_ATTEMPT,
+                      names=_RESERVATION_NAMES, values={":attempt": held.attempt},
+                      on_condition_failed=Conflict("Another request took over this tenant's creation")),
+        plan_place,
+    ]
+    if held.subdomain:
+        pk, sk = _subdomain_key(held.subdomain)
+        writes.append(dynamo.delete(table, pk, sk, condition="tenant_id = :tenant",
+                                    values={":tenant": held.tenant_id}))
+    dynamo.transact(writes)
 
+
+def _client_token(tenant_id: str, attempt: str) -> str:
+    return hashlib.sha256(f"{tenant_id}|{attempt}".encode()).hexdigest()[:36]

@@ -1,8 +1,12 @@
 """Plan management (seed 002): create, edit, archive, delete, with Stripe in step.
 
-Order of steps: Stripe first, then one local transaction. If Stripe fails,
-nothing local changes (502); if the local write fails, the Stripe objects
-just made are retired again, best effort.
+Every change that touches Stripe follows one order: hold the plan locally
+(`plans.reserve` for a new plan, `plans.hold` for an existing one), make the
+Stripe changes, then write the plan in one transaction that also releases
+the hold. If Stripe or the write fails, the Stripe changes are undone and
+the hold released: the caller gets 502 or 409 and nothing changed. If the
+undo itself fails, the hold stays until it expires, naming the change, and
+the next change of the plan repairs Stripe before doing its own.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from saas_core import stripe_gateway, telemetry
+from saas_core import deadline, stripe_gateway, telemetry
 from saas_core.access import Principal
 from saas_core.clock import iso, utc_now
-from saas_core.errors import AppError, BadRequest, Conflict, InvalidInput, StripeUnavailable
-from saas_core.ids import new_id
+from saas_core.errors import BadRequest, Conflict, InvalidInput, StripeUnavailable
+from saas_core.ids import attempt_id, new_id
 from saas_core.models.plans import AdminPlanOut, Plan, PlanIn, PlanUpdateIn, StripePrices
 from saas_core.money import to_minor
 from saas_core.repositories import plans
@@ -28,6 +32,7 @@ logger = Logger(child=True)
 # Fields of PlanUpdateIn copied onto the plan as they are.
 _PLAIN_FIELDS = ("name", "display_name", "description", "tier", "trial_days", "is_active", "is_published",
                  "is_archived", "is_popular", "display_order", "features", "feature_list", "limits")
+# Fields Stripe's product shows: changing one is a Stripe change.
 _PRODUCT_FIELDS = ("display_name", "description", "is_archived")
 
 
@@ -38,12 +43,49 @@ def _minor(amount: Decimal, currency: str, field: str) -> int:
         raise InvalidInput("The given data was invalid", {field: [str(error)]}) from None
 
 
+def _distinct_prices(plan: Plan) -> dict[str, StripePrices]:
+    """The plan's objects in each Stripe account actually used (one key for both: one account)."""
+    return {account: plan.stripe[account] for account in stripe_gateway.distinct_accounts() if account in plan.stripe}
+
+
+class _Undo:
+    """The Stripe steps done so far by one change, undone in reverse on failure."""
+
+    def __init__(self, plan_id: str) -> None:
+        self.plan_id = plan_id
+        self._steps: list[tuple[str, Callable[[], None]]] = []
+        self.stripe_needs_repair = False  # a repair this change owed failed: its hold must stay
+
+    def add(self, description: str, step: Callable[[], None]) -> None:
+        self._steps.append((description, step))
+
+    def run(self) -> bool:
+        """True when Stripe is back as it was."""
+        complete = not self.stripe_needs_repair
+        with deadline.undoing():
+            for description, step in reversed(self._steps):
+                try:
+                    step()
+                except StripeUnavailable:
+                    logger.warning("could not undo a Stripe change", extra={"plan_id": self.plan_id,
+                                                                            "step": description})
+                    complete = False
+        return complete
+
+
+def _release_after_undo(undo: _Undo, release: Callable[[], None]) -> None:
+    """Give the hold back once Stripe is as before; otherwise keep it until it expires:
+    it names the change, and the next holder repairs Stripe first."""
+    if undo.run():
+        release()
+
+
 # ----------------------------------------------------------------- create
 
-def create_plan(data: PlanIn, actor: Principal, idempotency_key: str | None) -> AdminPlanOut:
-    plan_id = new_id("pln", principal=actor, idempotency_key=idempotency_key, length=16)
+def create_plan(data: PlanIn, actor: Principal, request_key: str | None) -> AdminPlanOut:
+    plan_id = new_id("pln", request_key=request_key, length=16)
     plan = plan_from_input(plan_id, data)
-    return AdminPlanOut.of_plan(publish_plan(plan, actor, retryable=idempotency_key is not None))
+    return AdminPlanOut.of_plan(publish_plan(plan, actor))
 
 
 def plan_from_input(plan_id: str, data: PlanIn) -> Plan:
@@ -59,68 +101,60 @@ def plan_from_input(plan_id: str, data: PlanIn) -> Plan:
     )
 
 
-def publish_plan(plan: Plan, actor: Principal, *, retryable: bool = True) -> Plan:
-    """Create the plan's Stripe objects in every account, then store it.
-
-    `retryable`: the plan id is derived from an Idempotency-Key, so a retry
-    replays the same Stripe calls and objects made so far are kept for it;
-    otherwise a failure archives them, as nothing could find them again.
-    """
+def publish_plan(plan: Plan, actor: Principal) -> Plan:
+    """Reserve the plan's id, create its Stripe product and prices in every account, then store it."""
     existing = plans.get(plan.id)
     if existing is not None:
-        # A retry of a create that already landed: same id, same answer.
-        return existing
-    plan = plan.model_copy(update={"stripe": _create_in_stripe(plan, retryable=retryable)})
+        return existing  # a retry of a create that already landed: same id, same answer
+    change = _reserve(plan)
+    undo = _Undo(plan.id)
     try:
-        plans.create(plan, actor)
-    except AppError:
-        if not retryable:
-            _retire_quietly(plan)
+        plan = plan.model_copy(update={"stripe": _create_in_stripe(plan, change, undo)})
+        plans.create(plan, actor, change)
+    except Exception:
+        _release_after_undo(undo, lambda: plans.drop_reservation(plan.id, change))
         raise
     telemetry.count("PlanCreated", plan_type=plan.type.value)
     return plan
 
 
-def _create_in_stripe(plan: Plan, *, retryable: bool) -> dict[str, StripePrices]:
-    products: dict[str, str] = {}
-    created: dict[str, StripePrices] = {}
+def _reserve(plan: Plan) -> str:
+    change = attempt_id()
     try:
-        for account in stripe_gateway.distinct_accounts():
-            products[account] = stripe_gateway.create_product(plan, account)
-            created[account] = stripe_gateway.create_prices(plan, account, products[account])
-    except StripeUnavailable:
-        if not retryable:
-            for account, product_id in products.items():
-                _archive_quietly(plan.id, account, product_id, created.get(account))
-        raise
+        plans.reserve(plan, change)
+    except plans.PlanReserved:
+        # An earlier attempt at this very request stopped midway: take it over once it is not running.
+        previous = plans.pending_of(plan.id)
+        if previous is None or previous.in_progress(utc_now()):
+            raise Conflict("This plan is being created by another request; retry shortly") from None
+        plans.take_over(plan.id, previous, change, "create")
+    return change
+
+
+def _create_in_stripe(plan: Plan, change: str, undo: _Undo) -> dict[str, StripePrices]:
+    created: dict[str, StripePrices] = {}
+    for account in stripe_gateway.distinct_accounts():
+        # Registered before the call: an unanswered create may still have happened. The
+        # product's id is the plan's, so the undo finds it (or finds there is nothing to undo).
+        undo.add(f"archive the product in {account}", functools.partial(_archive_new_plan, plan.id, account))
+        product_id = stripe_gateway.ensure_product(plan, account, change)
+        # A create's prices are tagged with the plan, not the attempt: a resumed attempt reuses them.
+        created[account] = stripe_gateway.create_prices(plan, account, product_id, tag=_creation(plan.id),
+                                                        attempt=change)
     # With one key for both accounts, both names point at the same objects.
     return {account: created.get(account, created["live"]) for account in stripe_gateway.ACCOUNTS}
 
 
-def _retire_quietly(plan: Plan) -> None:
-    for account, prices in _distinct_prices(plan).items():
-        _archive_quietly(plan.id, account, prices.product_id, prices)
+def _creation(plan_id: str) -> str:
+    return f"create:{plan_id}"
 
 
-def _archive_quietly(plan_id: str, account: str, product_id: str, prices: StripePrices | None) -> None:
-    _quietly(lambda: stripe_gateway.archive_product(account, product_id, prices),
-             "could not archive Stripe product", plan_id, account)
-
-
-def _quietly(step: Callable[[], None], failure: str, plan_id: str, account: str) -> None:
-    """A best-effort Stripe clean-up: its failure is logged, not raised."""
-    try:
-        step()
-    except StripeUnavailable:
-        logger.warning(failure, extra={"plan_id": plan_id, "account": account})
-
-
-def _distinct_prices(plan: Plan) -> dict[str, StripePrices]:
-    seen: dict[str, StripePrices] = {}
-    for account, prices in plan.stripe.items():
-        if prices.product_id not in {p.product_id for p in seen.values()}:
-            seen[account] = prices
-    return seen
+def _archive_new_plan(product_id: str, account: str) -> None:
+    if not stripe_gateway.product_exists(product_id, account):
+        return
+    prices = stripe_gateway.prices_of_change(account, product_id, _creation(product_id))
+    stripe_gateway.set_prices_active(prices.values(), account, active=False)
+    stripe_gateway.set_product_active(product_id, account, active=False)
 
 
 # ----------------------------------------------------------------- update
@@ -130,18 +164,59 @@ def update_plan(plan_id: str, data: PlanUpdateIn, actor: Principal) -> AdminPlan
     if data.version is not None and data.version != before.version:
         raise Conflict(f"Plan is at version {before.version}, not {data.version}; reload and retry")
     after = _edited(before, data)
-    price_changed = (after.price_monthly_minor, after.price_annual_minor) != (
-        before.price_monthly_minor, before.price_annual_minor)
-    if price_changed:
-        after = after.model_copy(update={"stripe": _new_prices(after)})
-    elif any(getattr(before, name) != getattr(after, name) for name in _PRODUCT_FIELDS):
-        for account in _distinct_prices(after):
-            stripe_gateway.update_product(after, account)
-    plans.save_edit(before, after, actor, new_version=after.plan_version != before.plan_version)
-    if price_changed:
+    if not _touches_stripe(before, after):
+        plans.save_edit(before, after, actor, new_version=after.plan_version != before.plan_version, change=None)
+        return AdminPlanOut.of_plan(after)
+    change, to_repair = _hold(before, "update")
+    undo = _Undo(plan_id)
+    try:
+        _repair_stripe(before, to_repair, undo)
+        after = _update_in_stripe(before, after, change, undo)
+        plans.save_edit(before, after, actor, new_version=after.plan_version != before.plan_version, change=change)
+    except Exception:
+        _release_after_undo(undo, lambda: plans.release_hold(plan_id, change))
+        raise
+    if _price_changed(before, after):
         _retire_old_prices(before)
         telemetry.count("PlanRepriced", plan_type=after.type.value)
     return AdminPlanOut.of_plan(after)
+
+
+def _price_changed(before: Plan, after: Plan) -> bool:
+    return (after.price_monthly_minor, after.price_annual_minor) != (before.price_monthly_minor,
+                                                                     before.price_annual_minor)
+
+
+def _product_changed(before: Plan, after: Plan) -> bool:
+    return any(getattr(before, name) != getattr(after, name) for name in _PRODUCT_FIELDS)
+
+
+def _touches_stripe(before: Plan, after: Plan) -> bool:
+    return _price_changed(before, after) or _product_changed(before, after)
+
+
+def _update_in_stripe(before: Plan, after: Plan, change: str, undo: _Undo) -> Plan:
+    """New prices and the product's new name, description or state (a rename with a reprice does both)."""
+    if _price_changed(before, after):
+        created = {}
+        for account, prices in _distinct_prices(after).items():
+            undo.add(f"retire the new prices in {account}",
+                     functools.partial(_retire_change, account, prices.product_id, change))
+            created[account] = stripe_gateway.create_prices(after, account, prices.product_id, tag=change,
+                                                            attempt=change)
+        after = after.model_copy(update={"stripe": {account: created.get(account, created.get("live", prices))
+                                                    for account, prices in after.stripe.items()}})
+    if _product_changed(before, after):
+        for account in _distinct_prices(after):
+            undo.add(f"restore the product in {account}", functools.partial(stripe_gateway.update_product,
+                                                                              before, account))
+            stripe_gateway.update_product(after, account)
+    return after
+
+
+def _retire_change(account: str, product_id: str, change: str) -> None:
+    stripe_gateway.set_prices_active(stripe_gateway.prices_of_change(account, product_id, change).values(),
+                                     account, active=False)
 
 
 def _edited(before: Plan, data: PlanUpdateIn) -> Plan:
@@ -163,26 +238,50 @@ def _next_plan_version(before: Plan, after: Plan) -> str:
     """Major for a price change (new Stripe prices), minor for limits or
     features (what subscribers get changes), otherwise unchanged."""
     major, minor, _ = (int(part) for part in before.plan_version.split("."))
-    if (after.price_monthly_minor, after.price_annual_minor) != (before.price_monthly_minor,
-                                                                 before.price_annual_minor):
+    if _price_changed(before, after):
         return f"{major + 1}.0.0"
     if (after.limits, after.features, after.feature_list) != (before.limits, before.features, before.feature_list):
         return f"{major}.{minor + 1}.0"
     return before.plan_version
 
 
-def _new_prices(plan: Plan) -> dict[str, StripePrices]:
-    created = {account: stripe_gateway.create_prices(plan, account, prices.product_id)
-               for account, prices in _distinct_prices(plan).items()}
-    return {account: created.get(account, created.get("live", prices))
-            for account, prices in plan.stripe.items()}
-
-
 def _retire_old_prices(before: Plan) -> None:
     for account, prices in _distinct_prices(before).items():
         # Harmless if it stays active: the catalog no longer points at it.
-        _quietly(functools.partial(stripe_gateway.deactivate_prices, prices, account),
-                 "could not deactivate old prices", before.id, account)
+        try:
+            stripe_gateway.set_prices_active(stripe_gateway.price_ids(prices), account, active=False)
+        except StripeUnavailable:
+            logger.warning("could not retire old prices", extra={"plan_id": before.id, "account": account})
+
+
+# ------------------------------------------------------------------ holds
+
+def _hold(plan: Plan, kind: str) -> tuple[str, list[str]]:
+    """Hold the plan for this change. Returns the change's id and the changes that died
+    before Stripe was put right, which this change repairs first (and inherits meanwhile)."""
+    left_behind = plans.pending_of(plan.id)
+    to_repair = left_behind.left_to_repair() if left_behind else []
+    change = attempt_id()
+    plans.hold(plan, change, kind, to_repair)
+    return change, to_repair
+
+
+def _repair_stripe(plan: Plan, dead_changes: list[str], undo: _Undo) -> None:
+    """Make Stripe show the plan as stored: its product and current prices as they should be,
+    and whatever the dead changes made retired. Each step is idempotent."""
+    if not dead_changes:
+        return
+    logger.info("repairing Stripe after changes that did not finish",
+                extra={"plan_id": plan.id, "changes": dead_changes})
+    try:
+        for account, prices in _distinct_prices(plan).items():
+            for dead_change in dead_changes:
+                _retire_change(account, prices.product_id, dead_change)
+            stripe_gateway.set_prices_active(stripe_gateway.price_ids(prices), account, active=True)
+            stripe_gateway.update_product(plan, account)
+    except StripeUnavailable:
+        undo.stripe_needs_repair = True
+        raise
 
 
 # ----------------------------------------------------------------- delete
@@ -191,15 +290,25 @@ def delete_plan(plan_id: str, actor: Principal) -> None:
     plan = plans.require(plan_id)
     if plan.active_subscriptions:
         raise BadRequest(f"Cannot delete plan with {plan.active_subscriptions} active subscriptions")
-    archived = _distinct_prices(plan)
-    for account, prices in archived.items():
-        stripe_gateway.archive_product(account, prices.product_id, prices)
+    change, to_repair = _hold(plan, "delete")
+    undo = _Undo(plan_id)
     try:
-        plans.delete(plan, actor)
-    except AppError:
-        # Someone subscribed meanwhile: the plan lives on, so must its prices.
-        for account, prices in archived.items():
-            _quietly(functools.partial(stripe_gateway.restore_product, account, prices),
-                     "could not restore Stripe product", plan.id, account)
+        _repair_stripe(plan, to_repair, undo)
+        for account, prices in _distinct_prices(plan).items():
+            _archive_in_stripe(account, prices, undo)
+        plans.delete(plan, actor, change)
+    except Exception:
+        _release_after_undo(undo, lambda: plans.release_hold(plan_id, change))
         raise
     telemetry.count("PlanDeleted", plan_type=plan.type.value)
+
+
+def _archive_in_stripe(account: str, prices: StripePrices, undo: _Undo) -> None:
+    """Retire the prices and archive the product, each step undone if a later one fails."""
+    for price_id in stripe_gateway.price_ids(prices):
+        undo.add(f"restore price {price_id}", functools.partial(stripe_gateway.set_prices_active, [price_id],
+                                                                account, active=True))
+        stripe_gateway.set_prices_active([price_id], account, active=False)
+    undo.add("restore the product", functools.partial(stripe_gateway.set_product_active, prices.product_id,
+                                                      account, active=True))
+    stripe_gateway.set_product_active(prices.product_id, account, active=False)

@@ -1,16 +1,26 @@
-"""Tenant administration (seed 002 tenant management, seed 000 workspaces)."""
+"""Tenant administration (seed 002 tenant management, seed 000 workspaces).
+
+Creating a tenant touches Stripe and DynamoDB, so it runs in three steps
+(`repositories.tenants`): reserve locally, then Stripe, then activate. No
+outcome leaves a Stripe customer that no local record points to: a failure
+deletes the customer (which cancels its subscription) and releases the
+reservation; if Stripe cannot be reached for that, the reservation stays,
+marked failed, naming the customer, until a retry of the same request
+resumes it or a create that needs its subdomain clears it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
 
-from saas_core import stripe_gateway, telemetry
+from saas_core import deadline, stripe_gateway, telemetry
 from saas_core.access import Principal, Role
 from saas_core.clock import from_unix, iso, utc_now
-from saas_core.errors import AppError, Conflict, InvalidInput, NotEligible, StripeUnavailable
-from saas_core.ids import new_id
+from saas_core.errors import Conflict, InvalidInput, NotEligible, StripeUnavailable
+from saas_core.ids import attempt_id, new_id
 from saas_core.models.plans import Plan
 from saas_core.models.tenants import Member, Subscription, Tenant, TenantIn, TenantOut, TenantStatus
 from saas_core.repositories import plans, tenants
@@ -32,63 +42,126 @@ def _plan_for(data: TenantIn) -> Plan:
         raise _invalid("plan_id", f"this plan is for {plan.type.value} tenants")
     if not plan.is_active:
         raise NotEligible(f"Plan {plan.id} is not active")
+    if plan.is_archived:
+        raise NotEligible(f"Plan {plan.id} is archived and takes no new tenants")
     return plan
 
 
-def create_tenant(data: TenantIn, actor: Principal, idempotency_key: str | None) -> TenantOut:
-    """The tenant, its owner, its Stripe customer and its subscription (with the plan's trial)."""
-    plan = _plan_for(data)
-    if data.subdomain_preference and tenants.subdomain_taken(data.subdomain_preference):
-        raise Conflict(f"Subdomain '{data.subdomain_preference}' is already taken")
+def _new_tenant(data: TenantIn, plan: Plan, request_key: str | None) -> Tenant:
     now = iso(utc_now())
-    tenant = Tenant(
-        id=new_id("tnt", principal=actor, idempotency_key=idempotency_key), name=data.name, email=data.email,
+    return Tenant(
+        id=new_id("tnt", request_key=request_key), name=data.name, email=data.email,
         phone=data.phone, type=data.type, status=TenantStatus.ACTIVE,
         subdomain_preference=data.subdomain_preference, plan_id=plan.id, billing_cycle=data.billing_cycle,
         chargeable=data.chargeable, members_count=1, subscriptions_count=1, created_at=now, updated_at=now,
     )
-    existing = tenants.get(tenant.id)
-    if existing is not None:
-        # A retry of a create that already landed.
-        return tenant_views.tenant_details(existing.id)
+
+
+@dataclass
+class _Attempt:
+    """One attempt at creating a tenant, and how far into Stripe it got."""
+
+    id: str
+    resumed: bool  # an earlier attempt may have made Stripe objects: look before creating
+    customer_id: str | None = None
+    customer_may_exist: bool = False  # a create was sent; its outcome may be unknown
+
+
+def create_tenant(data: TenantIn, actor: Principal, request_key: str | None) -> TenantOut:
+    """The tenant, its owner, its Stripe customer and its subscription (with the plan's trial)."""
+    plan = _plan_for(data)
+    if plan.stripe.get("live" if data.chargeable else "test") is None:
+        raise NotEligible(f"Plan {plan.id} has no prices in the {'live' if data.chargeable else 'test'} account")
+    tenant = _new_tenant(data, plan, request_key)
+    if tenants.get(tenant.id) is not None:
+        return tenant_views.tenant_details(tenant.id)  # a retry of a create that already landed
     owner = Member(tenant_id=tenant.id, email=data.owner_email or data.email, user_id=data.owner_user_id,
-                   role=Role.OWNER, joined_at=now)
-    # With an Idempotency-Key the caller will retry with the same key, which
-    # replays the Stripe calls onto the same customer: keep it. Without one,
-    # nothing could ever find it again, so a failure deletes it.
-    undo = _undo_customer if idempotency_key is None else _keep_for_retry
-    tenant = _subscribe_in_stripe(tenant, plan, undo)
+                   role=Role.OWNER, joined_at=tenant.created_at)
+    attempt = _reserve(tenant)
     try:
-        tenants.create(tenant, owner, actor, plans.count_subscription(plan.id, +1))
-    except Conflict:
-        if _already_landed(tenant):
+        tenant = _subscribe_in_stripe(tenant, plan, attempt)
+        tenants.activate(tenant, owner, actor, attempt.id)
+    except Exception as failure:
+        landed = _landed(tenant.id)
+        if landed:
+            # The activation committed although its answer was lost: the tenant exists.
             return tenant_views.tenant_details(tenant.id)
-        undo(tenant)
-        raise
-    except AppError:
-        undo(tenant)
+        if landed is None:
+            raise  # DynamoDB cannot say: the reservation stays for a retry to resume or clear
+        _undo(tenant, attempt, failure)
         raise
     telemetry.count("TenantCreated", tenant_type=tenant.type.value, stripe_account=tenant.stripe_account)
     history = [tenant.subscription] if tenant.subscription else []
     return tenant_views.details_of(tenant, [owner], history, {plan.id: plan_ref(plan)})
 
 
-def _already_landed(tenant: Tenant) -> bool:
-    """A retried write whose first attempt committed (say, a timeout after
-    success) conflicts with itself: the stored tenant is this very one."""
-    stored = tenants.get(tenant.id)
-    return stored is not None and stored.stripe_customer_id == tenant.stripe_customer_id
-
-
-def _subscribe_in_stripe(tenant: Tenant, plan: Plan, undo: Callable[[Tenant], None]) -> Tenant:
-    if tenant.stripe_account not in plan.stripe:
-        raise NotEligible(f"Plan {plan.id} has no prices in the {tenant.stripe_account} Stripe account")
-    tenant = tenant.model_copy(update={"stripe_customer_id": stripe_gateway.create_customer(tenant)})
+def _landed(tenant_id: str) -> bool | None:
+    """Whether the tenant exists now; None when DynamoDB cannot be read either."""
     try:
-        created = stripe_gateway.create_subscription(tenant, plan, tenant.billing_cycle)
-    except StripeUnavailable:
-        undo(tenant)
-        raise
+        return tenants.get(tenant_id) is not None
+    except Exception:
+        logger.exception("cannot tell whether the tenant was created", extra={"tenant_id": tenant_id})
+        return None
+
+
+# ------------------------------------------------------------ reserving
+
+def _reserve(tenant: Tenant) -> _Attempt:
+    """Reserve the tenant, or take over the reservation an earlier attempt at this request left."""
+    attempt = attempt_id()
+    try:
+        _reserve_clearing_abandoned_subdomain(tenant, attempt)
+        return _Attempt(attempt, resumed=False)
+    except tenants.ReservationExists:
+        held = tenants.reservation(tenant.id)
+        if held is None:
+            raise Conflict("This tenant was created meanwhile; retry to read it") from None
+        if held.in_progress(utc_now()):
+            raise Conflict("This tenant is being created by another request; retry shortly") from None
+        tenants.take_over(tenant.id, held.attempt, attempt)
+        return _Attempt(attempt, resumed=True, customer_id=held.stripe_customer_id, customer_may_exist=True)
+
+
+def _reserve_clearing_abandoned_subdomain(tenant: Tenant, attempt: str) -> None:
+    try:
+        tenants.reserve(tenant, attempt, plans.take_place(tenant.plan_id))
+    except Conflict as taken:
+        if isinstance(taken, tenants.ReservationExists) or not tenant.subdomain_preference:
+            raise
+        # The subdomain may be held by a create that failed and could not clean up after itself.
+        if not _clear_abandoned(tenant.subdomain_preference):
+            raise
+        tenants.reserve(tenant, attempt, plans.take_place(tenant.plan_id))
+
+
+def _clear_abandoned(subdomain: str) -> bool:
+    """Finish the clean-up of an abandoned reservation holding `subdomain`; True when it is free now."""
+    holder = tenants.subdomain_holder(subdomain)
+    held = tenants.reservation(holder) if holder else None
+    if held is None or held.in_progress(utc_now()):
+        return False
+    logger.info("clearing an abandoned tenant reservation", extra={"tenant_id": held.tenant_id})
+    cleanup = attempt_id()
+    tenants.take_over(held.tenant_id, held.attempt, cleanup)
+    return _give_up(dataclasses.replace(held, attempt=cleanup), held.stripe_customer_id, look_for_customer=True,
+                    reason="abandoned by an earlier create")
+
+
+# ------------------------------------------------------------ Stripe
+
+def _subscribe_in_stripe(tenant: Tenant, plan: Plan, attempt: _Attempt) -> Tenant:
+    if attempt.customer_id is None and attempt.resumed:
+        attempt.customer_id = stripe_gateway.find_customer(tenant.stripe_account, tenant.email, tenant.id)
+    customer_id = attempt.customer_id
+    if customer_id is None:
+        attempt.customer_may_exist = True
+        customer_id = stripe_gateway.create_customer(tenant, attempt.id)
+    attempt.customer_id = customer_id
+    tenants.record_customer(tenant.id, attempt.id, customer_id)
+    tenant = tenant.model_copy(update={"stripe_customer_id": customer_id})
+    created = stripe_gateway.find_subscription(tenant) if attempt.resumed else None
+    if created is None:
+        created = stripe_gateway.create_subscription(tenant, plan, tenant.billing_cycle, attempt.id)
     subscription = Subscription(
         id=created.id, plan_id=plan.id, plan_version=plan.plan_version, price_id=created.price_id,
         billing_cycle=tenant.billing_cycle, status=created.status, starts_at=iso(from_unix(created.start_date)),
@@ -99,17 +172,31 @@ def _subscribe_in_stripe(tenant: Tenant, plan: Plan, undo: Callable[[Tenant], No
     return tenant.model_copy(update={"subscription": subscription})
 
 
-def _keep_for_retry(tenant: Tenant) -> None:
-    logger.info("kept Stripe customer for a retry with the same Idempotency-Key",
-                extra={"tenant_id": tenant.id, "customer": tenant.stripe_customer_id})
+# ------------------------------------------------------------ undoing
+
+def _undo(tenant: Tenant, attempt: _Attempt, failure: Exception) -> None:
+    reason = getattr(failure, "message", None) or type(failure).__name__
+    held = tenants.reservation(tenant.id)
+    if held is None or held.attempt != attempt.id:
+        return  # another attempt took over: the reservation is its to finish
+    _give_up(held, attempt.customer_id, look_for_customer=attempt.customer_may_exist, reason=reason)
 
 
-def _undo_customer(tenant: Tenant) -> None:
-    """Best effort: deleting the customer also cancels its subscriptions."""
-    if tenant.stripe_customer_id is None:
-        return
-    try:
-        stripe_gateway.delete_customer(tenant.stripe_account, tenant.stripe_customer_id)
-    except StripeUnavailable:
-        logger.warning("could not delete Stripe customer after a failed create",
-                       extra={"tenant_id": tenant.id, "customer": tenant.stripe_customer_id})
+def _give_up(held: tenants.Reservation, customer_id: str | None, *, look_for_customer: bool, reason: str) -> bool:
+    """Delete what Stripe holds for a reservation (the customer; that cancels its subscription),
+    then release it. If Stripe cannot be reached, the reservation stays, marked failed, naming
+    the customer. True when the reservation is gone."""
+    with deadline.undoing():
+        try:
+            if customer_id is None and look_for_customer:
+                customer_id = stripe_gateway.find_customer(held.stripe_account, held.email, held.tenant_id)
+            if customer_id:
+                stripe_gateway.delete_customer(held.stripe_account, customer_id)
+        except StripeUnavailable:
+            logger.warning("could not undo Stripe for a tenant create; its reservation stays",
+                           extra={"tenant_id": held.tenant_id, "customer": customer_id})
+            tenants.mark_failed(held.tenant_id, held.attempt, reason)
+            return False
+        tenants.release(held, plans.give_back_place(held.plan_id))
+        logger.info("a tenant create was abandoned and undone", extra={"tenant_id": held.tenant_id, "reason": reason})
+        return True

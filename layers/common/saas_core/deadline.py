@@ -1,0 +1,75 @@
+"""The time one request may use, taken from the Lambda's remaining time.
+
+API Gateway gives up at 29 s and Lambda kills the function at its timeout,
+in the middle of whatever it was doing. A request therefore works within a
+deadline: forward steps (Stripe calls) stop early enough to leave time for
+undoing what was done, and the undo itself stops before the function would
+be killed. Outside a request (scripts, seeding) there is no deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+# Left at the end for writing the response and the logs.
+RESPONSE_MARGIN_SECONDS = 1.0
+# Kept back from forward steps so that a failure can still be undone.
+UNDO_RESERVE_SECONDS = 6.0
+
+
+class HasRemainingTime(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Deadline:
+    hard_stop: float  # time.monotonic() by which the response must be on its way
+    undoing: bool = False
+
+    def remaining(self) -> float:
+        """Seconds left for the current kind of work (forward steps keep the undo reserve back)."""
+        left = self.hard_stop - time.monotonic()
+        return left if self.undoing else left - UNDO_RESERVE_SECONDS
+
+
+_current: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("deadline", default=None)
+
+
+@contextlib.contextmanager
+def within(context: HasRemainingTime | None) -> Iterator[None]:
+    """Run a request against the Lambda context's remaining time."""
+    if context is None:
+        yield
+        return
+    seconds = context.get_remaining_time_in_millis() / 1000 - RESPONSE_MARGIN_SECONDS
+    token = _current.set(Deadline(time.monotonic() + seconds))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+@contextlib.contextmanager
+def undoing() -> Iterator[None]:
+    """Compensation may use the reserve the forward steps left for it."""
+    deadline = _current.get()
+    if deadline is None:
+        yield
+        return
+    token = _current.set(Deadline(deadline.hard_stop, undoing=True))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def remaining() -> float:
+    """Seconds left for the current step; infinite outside a request."""
+    deadline = _current.get()
+    return math.inf if deadline is None else deadline.remaining()
