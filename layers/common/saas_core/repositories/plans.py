@@ -190,16 +190,16 @@ def hold(plan: Plan, change: str, kind: str, repair: list[str]) -> None:
                                      names={**_PENDING, "#expires": "expires_at"}, values=values,
                                      condition=condition))
     except Conflict:
-        raise _why_not_held(plan) from None
+        raise _why_not_held(plan, kind) from None
 
 
-def _why_not_held(plan: Plan) -> AppError:
+def _why_not_held(plan: Plan, kind: str) -> AppError:
     current = get(plan.id)
     if current is None:
         return NotFound("Plan not found")
     if current.version != plan.version:
         return Conflict("The plan was changed meanwhile; reload and retry")
-    if current.active_subscriptions:
+    if kind == "delete" and current.active_subscriptions:
         return BadRequest(f"Cannot delete plan with {current.active_subscriptions} active subscriptions")
     return Conflict("Another change to this plan is in progress; retry shortly")
 
