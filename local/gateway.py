@@ -190,7 +190,12 @@ class Gateway:
                     elapsed = (time.monotonic() - started) * 1000
                     print(f"{self.command} {self.path} {status} {elapsed:.0f} ms", file=sys.stderr, flush=True)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
+            def __getattr__(self, name: str) -> Any:
+                # Every method reaches the gateway (http.server looks up do_<METHOD>): one the API lacks,
+                # TRACE or any other, gets the API's answer, never http.server's 501 page.
+                if name.startswith("do_"):
+                    return self._handle
+                raise AttributeError(name)
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
                 pass  # one line per request is written by _handle, and only when asked

@@ -134,7 +134,8 @@ def assert_envelope(reply: Response, status: int, message: str, response_type: s
 
 # ----------------------------------------------------- gateway responses
 
-@pytest.mark.parametrize(("method", "target"), [("GET", "/nothing"), ("DELETE", "/echo"), ("GET", "/echo")])
+@pytest.mark.parametrize(("method", "target"), [("GET", "/nothing"), ("DELETE", "/echo"), ("GET", "/echo"),
+                                                ("TRACE", "/echo"), ("BREW", "/echo/1")])
 def test_unknown_routes_and_methods_get_the_declared_response(gateway: Gateway, method: str, target: str) -> None:
     reply = send(gateway, method, target)
     assert_envelope(reply, 404, "Route not found", "MISSING_AUTHENTICATION_TOKEN")
