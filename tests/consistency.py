@@ -31,6 +31,14 @@ def scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def expire(dynamodb: Any, table: str, attribute: str) -> None:
+    """What time does to the holds and reservations of requests that died: they expire."""
+    for item in scan(dynamodb, table):
+        if isinstance(item.get(attribute), dict):
+            item[attribute]["expires_at"] = "2000-01-01T00:00:00Z"
+            dynamodb.Table(table).put_item(Item=item)
+
+
 def _tenant_records(dynamodb: Any) -> dict[str, dict[str, Any]]:
     return {item["pk"].removeprefix("TENANT#"): item for item in scan(dynamodb, "tenants")
             if item["pk"].startswith("TENANT#") and item["sk"] == "TENANT"}

@@ -25,8 +25,12 @@ def test_the_public_catalog_is_served(stack: Stack) -> None:
     assert reply.headers["Content-Type"].startswith("application/json")
 
 
-def test_unknown_routes_are_refused_like_api_gateway(stack: Stack) -> None:
-    assert request("GET", f"{stack.url}/v1/nothing").status == 403
+def test_unknown_routes_get_the_templates_gateway_response_in_the_envelope(stack: Stack) -> None:
+    reply = request("GET", f"{stack.url}/v1/nothing")
+    assert reply.status == 404
+    assert reply.body["success"] is False
+    assert reply.body["message"] == "Route not found"
+    assert reply.body["trace_id"]
 
 
 def test_openapi_json_is_the_committed_document_and_the_docs_page_renders_it(stack: Stack) -> None:

@@ -8,15 +8,13 @@ period is exactly 30 days and the 16th is exactly half of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import stripe
 
-from local.stripe_emulator import EmulatorHandle, start_in_thread
-from local.stripe_emulator.testing import advance_test_clock, client_for
+from local.stripe_emulator.testing import advance_test_clock
 
 DAY = 86400
 
@@ -26,18 +24,6 @@ def unix(year: int, month: int, day: int) -> int:
 
 
 START, HALFWAY, NEXT_PERIOD = unix(2031, 4, 1), unix(2031, 4, 16), unix(2031, 5, 1)
-
-
-@pytest.fixture
-def emulator() -> Iterator[EmulatorHandle]:
-    handle = start_in_thread()
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture
-def client(emulator: EmulatorHandle) -> stripe.StripeClient:
-    return client_for(emulator.url)
 
 
 class Scenario:

@@ -8,22 +8,14 @@ byte; a request refused before that (validation, rate limiting) is not kept.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import stripe
 
-from local.stripe_emulator import EmulatorHandle, start_in_thread
+from local.stripe_emulator import EmulatorHandle
 from local.stripe_emulator.testing import client_for, wait_until
 from tests.conftest import emulator_call
-
-
-@pytest.fixture
-def emulator() -> Iterator[EmulatorHandle]:
-    handle = start_in_thread()
-    yield handle
-    handle.stop()
 
 
 def fault(handle: EmulatorHandle, **spec: Any) -> None:

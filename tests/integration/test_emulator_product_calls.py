@@ -6,28 +6,15 @@ lookup key, archiving, deleting a customer, canceling a subscription."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import stripe
 
-from local.stripe_emulator import EmulatorHandle, start_in_thread
+from local.stripe_emulator import EmulatorHandle
 from local.stripe_emulator.testing import advance_test_clock, client_for
 
 DAY = 86400
-
-
-@pytest.fixture
-def emulator() -> Iterator[EmulatorHandle]:
-    handle = start_in_thread()
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture
-def client(emulator: EmulatorHandle) -> stripe.StripeClient:
-    return client_for(emulator.url)
 
 
 def a_price(client: stripe.StripeClient, product: str | None = None, amount: int = 1900,

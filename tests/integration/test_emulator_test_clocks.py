@@ -8,31 +8,18 @@ from __future__ import annotations
 
 import time
 import urllib.error
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import stripe
 
-from local.stripe_emulator import EmulatorHandle, start_in_thread, test_clocks
+from local.stripe_emulator import EmulatorHandle, test_clocks
 from local.stripe_emulator.clock import add_months
 from local.stripe_emulator.testing import advance_test_clock, client_for, wait_until
 from tests.conftest import emulator_call
 
 DAY = 86400
-
-
-@pytest.fixture
-def emulator() -> Iterator[EmulatorHandle]:
-    handle = start_in_thread()
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture
-def client(emulator: EmulatorHandle) -> stripe.StripeClient:
-    return client_for(emulator.url)
 
 
 def unix(year: int, month: int, day: int) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 
 from local.default_catalog import SEEDER
@@ -15,16 +14,11 @@ from saas_core.errors import Conflict, StripeUnavailable
 from saas_core.models.plans import PlanUpdateIn
 from saas_core.repositories import plans as plans_repository
 from saas_core.services import plans_admin
-from tests.consistency import plan_disagreements, scan
+from tests.consistency import expire, plan_disagreements, scan
 from tests.integration.test_admin_plans import NEW_PLAN
 from tests.support import ADMIN_API_KEY, invoke
 
 Fault = Callable[..., None]
-
-
-@pytest.fixture
-def dynamodb(catalog: dict[str, Any]) -> Any:
-    return boto3.resource("dynamodb", region_name="us-east-1")
 
 
 @pytest.fixture
@@ -97,10 +91,7 @@ def test_a_retry_of_a_create_whose_undo_failed_resumes_it(
     assert invoke("POST", "/v1/admin/plans", body=NEW_PLAN, api_key=ADMIN_API_KEY,
                   headers={"Idempotency-Key": "startup"}).status == 502
     emulator_call(stripe_emulator, "DELETE", "/_emulator/faults")
-    for item in scan(dynamodb, "plans"):
-        if item.get("kind") == "plan_reservation":
-            item["pending"]["expires_at"] = "2000-01-01T00:00:00Z"
-            dynamodb.Table("plans").put_item(Item=item)
+    expire(dynamodb, "plans", "pending")
     reply = invoke("POST", "/v1/admin/plans", body=NEW_PLAN, api_key=ADMIN_API_KEY,
                    headers={"Idempotency-Key": "startup"})
     assert reply.status == 201, reply.body
@@ -184,14 +175,6 @@ def test_a_rename_with_a_price_change_reaches_stripe(
     agree()
 
 
-def _expire_holds(dynamodb: Any) -> None:
-    """What time does to a hold whose request died (they live two minutes)."""
-    for item in scan(dynamodb, "plans"):
-        if item["sk"] == "PLAN" and "pending" in item:
-            item["pending"]["expires_at"] = "2000-01-01T00:00:00Z"
-            dynamodb.Table("plans").put_item(Item=item)
-
-
 def test_an_update_whose_undo_failed_is_repaired_by_the_next_change(
         dynamodb: Any, stripe_fault: Fault, stripe_emulator: Any, agree: Callable[[], None]) -> None:
     from tests.conftest import emulator_call
@@ -205,7 +188,7 @@ def test_an_update_whose_undo_failed_is_repaired_by_the_next_change(
     emulator_call(stripe_emulator, "DELETE", "/_emulator/faults")
     assert plan_disagreements(dynamodb, _sdk(stripe_emulator)) != [], "Stripe still holds the dead change's prices"
     assert len(holds(dynamodb)) == 1, "the hold stays, naming the change to repair"
-    _expire_holds(dynamodb)
+    expire(dynamodb, "plans", "pending")
     assert invoke("PUT", "/v1/admin/plans/pln_pro", body={"description": "Repaired"},
                   api_key=ADMIN_API_KEY).status == 200
     assert holds(dynamodb) == []
@@ -255,7 +238,7 @@ def test_a_delete_whose_restore_fails_is_repaired_by_the_next_change(
     monkeypatch.setattr(stripe_gateway, "set_prices_active", set_prices_active)
     emulator_call(stripe_emulator, "DELETE", "/_emulator/faults")
     assert plan_disagreements(dynamodb, _sdk(stripe_emulator)) != [], "the plan's prices are still retired"
-    _expire_holds(dynamodb)
+    expire(dynamodb, "plans", "pending")
     assert invoke("PUT", "/v1/admin/plans/pln_trial", body={"description": "Still here"},
                   api_key=ADMIN_API_KEY).status == 200
     agree()

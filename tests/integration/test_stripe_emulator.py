@@ -22,13 +22,6 @@ from tests.conftest import emulator_call
 DAY = 86400
 
 
-@pytest.fixture
-def emulator() -> Iterator[EmulatorHandle]:
-    handle = start_in_thread()
-    yield handle
-    handle.stop()
-
-
 def sdk(handle: EmulatorHandle, key: str = "sk_test_emulator", **options: Any) -> stripe.StripeClient:
     return stripe.StripeClient(key, base_addresses={"api": handle.url}, max_network_retries=0, **options)
 

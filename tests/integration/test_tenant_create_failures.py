@@ -8,24 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from local.apigw import LambdaContext
 from saas_core import settings, stripe_gateway
 from saas_core.repositories import tenants as tenants_repository
-from tests.consistency import scan, tenant_disagreements
+from tests.consistency import expire, scan, tenant_disagreements
 from tests.support import ADMIN_API_KEY, invoke
 
 ACME = {"name": "Acme Corp", "email": "admin@acme.example", "type": "organization", "plan_id": "pln_business",
         "billing_cycle": "monthly", "subdomain_preference": "acme", "owner_user_id": "user-acme"}
 Fault = Callable[..., None]
-
-
-@pytest.fixture
-def dynamodb(catalog: dict[str, Any]) -> Any:
-    return boto3.resource("dynamodb", region_name="us-east-1")
 
 
 @pytest.fixture
@@ -145,7 +139,7 @@ def test_a_retry_with_the_same_key_resumes_with_the_same_customer(
     assert create(key="acme-1").status == 502
     [customer] = live_customers(stripe_sdk)
     emulator_call(stripe_emulator, "DELETE", "/_emulator/faults")
-    _expire_reservations(dynamodb)
+    expire(dynamodb, "tenants", "provisioning")
     reply = create(key="acme-1")
     assert reply.status == 201, reply.body
     assert reply.data["stripe_customer_id"] == customer.id, "the retry finds the customer instead of a second one"
@@ -161,19 +155,11 @@ def test_a_new_create_for_the_subdomain_clears_an_abandoned_reservation(
 
     assert create().status == 502
     emulator_call(stripe_emulator, "DELETE", "/_emulator/faults")
-    _expire_reservations(dynamodb)
+    expire(dynamodb, "tenants", "provisioning")
     reply = create({**ACME, "email": "second@acme.example"})
     assert reply.status == 201, reply.body
     assert [customer.id for customer in live_customers(stripe_sdk)] == [reply.data["stripe_customer_id"]]
     agree()
-
-
-def _expire_reservations(dynamodb: Any) -> None:
-    """What time does to a reservation whose request died (they live two minutes)."""
-    for item in scan(dynamodb, "tenants"):
-        if "provisioning" in item:
-            item["provisioning"]["expires_at"] = "2000-01-01T00:00:00Z"
-            dynamodb.Table("tenants").put_item(Item=item)
 
 
 def test_a_live_reservation_is_another_request_at_work(dynamodb: Any, stripe_then_undo_fail: None) -> None:

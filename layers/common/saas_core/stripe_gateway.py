@@ -161,17 +161,28 @@ def call(operation: str, request: Callable[[], R]) -> R:
     raise AssertionError("unreachable")
 
 
-def is_already_existing(error: stripe.StripeError) -> bool:
-    return isinstance(error, stripe.InvalidRequestError) and error.code == "resource_already_exists"
+class _Answered(Exception):
+    """Stripe's error was the answer the caller asked for (see `call_unless`)."""
+
+
+def call_unless(code: str, operation: str, request: Callable[[], R]) -> R | None:
+    """Like `call`, but Stripe refusing with `code` (resource_missing, resource_already_exists)
+    is an answer, None, rather than a failure: the object is already gone, or already there."""
+    def expecting_code() -> R:
+        try:
+            return request()
+        except stripe.InvalidRequestError as error:
+            if error.code == code:
+                raise _Answered from None
+            raise
+
+    try:
+        return call(operation, expecting_code)
+    except _Answered:
+        return None
 
 
 # ------------------------------------------------------------------ catalog
-
-
-@dataclass(frozen=True)
-class PlanStripeIds:
-    account: str
-    prices: StripePrices
 
 
 def _product_params(plan: Plan) -> ProductCreateParams:
@@ -194,24 +205,11 @@ def ensure_product(plan: Plan, account: str, attempt: str) -> str:
     products = client(account).v1.products
     params = _product_params(plan)
     key = idempotency_key("create-product", f"{plan.id}:{attempt}", params)
-    try:
-        return call("create the plan's product", lambda: _create_product(products, params, key))
-    except _ProductExists:
+    created = call_unless("resource_already_exists", "create the plan's product",
+                          lambda: products.create(params, {"idempotency_key": key}))
+    if created is None:
         call("update the plan's product", lambda: products.update(plan.id, _product_fields(plan)))
-        return plan.id
-
-
-class _ProductExists(Exception):
-    pass
-
-
-def _create_product(products: Any, params: ProductCreateParams, key: str) -> str:
-    try:
-        return str(products.create(params, {"idempotency_key": key}).id)
-    except stripe.InvalidRequestError as error:
-        if is_already_existing(error):
-            raise _ProductExists from None
-        raise
+    return plan.id
 
 
 def _price_metadata(plan: Plan, cycle: BillingCycle, tag: str) -> dict[str, str]:
@@ -289,20 +287,9 @@ def set_product_active(product_id: str, account: str, *, active: bool) -> None:
 
 
 def product_exists(product_id: str, account: str) -> bool:
-    try:
-        call("look up the plan's product", lambda: _retrieve_product(product_id, account))
-    except _AlreadyGone:
-        return False
-    return True
-
-
-def _retrieve_product(product_id: str, account: str) -> None:
-    try:
-        client(account).v1.products.retrieve(product_id)
-    except stripe.InvalidRequestError as error:
-        if error.code == "resource_missing":
-            raise _AlreadyGone from None
-        raise
+    found = call_unless("resource_missing", "look up the plan's product",
+                        lambda: client(account).v1.products.retrieve(product_id))
+    return found is not None
 
 
 def price_ids(prices: StripePrices) -> tuple[str, str]:
@@ -406,21 +393,7 @@ def _created(subscription: stripe.Subscription, price_id: str) -> CreatedSubscri
 
 
 def delete_customer(account: str, customer_id: str) -> None:
-    """Undo a customer made for a create that did not complete; deleting also cancels its subscriptions."""
-    try:
-        call("delete the customer", lambda: _delete_customer(account, customer_id))
-    except _AlreadyGone:
-        return
-
-
-class _AlreadyGone(Exception):
-    pass
-
-
-def _delete_customer(account: str, customer_id: str) -> None:
-    try:
-        client(account).v1.customers.delete(customer_id)
-    except stripe.InvalidRequestError as error:
-        if error.code == "resource_missing":  # deleted by an earlier undo: done
-            raise _AlreadyGone from None
-        raise
+    """Undo a customer made for a create that did not complete; deleting also cancels its subscriptions.
+    A customer an earlier undo already deleted is done."""
+    call_unless("resource_missing", "delete the customer",
+                lambda: client(account).v1.customers.delete(customer_id))
