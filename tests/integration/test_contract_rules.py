@@ -89,11 +89,20 @@ def test_control_characters_are_refused(catalog: dict[str, Any], field: str, val
     assert field in reply.body["errors"]
 
 
-@pytest.mark.parametrize("number", ["1" * 39, "1e40", "123456789012345678901234567890123456789"])
+@pytest.mark.parametrize("number", ["1" * 39, "1e40", "123456789012345678901234567890123456789", "1e5000",
+                                    "1e1000000"])
 def test_numbers_dynamodb_could_not_store_are_refused(catalog: dict[str, Any], number: str) -> None:
     body = '{"limits": {"members": {"max": ' + number + ', "period": "none"}}}'
-    reply = invoke("PUT", "/v1/admin/plans/pln_pro", body=body, api_key=ADMIN_API_KEY)
+    reply = invoke("PUT", "/v1/admin/plans/pln_pro", body=body, api_key=ADMIN_API_KEY,
+                   headers={"Idempotency-Key": f"limits-{number[:10]}"})
     assert reply.status == 422, reply.body
+
+
+def test_an_overlong_tenant_id_on_a_member_route_is_refused_without_asking_dynamodb(catalog: dict[str, Any]) -> None:
+    member = token("user-1", email="owner@acme.example", email_verified=True)
+    reply = invoke("GET", f"/v1/tenants/tnt_{'a' * 3000}/plan", token=member)
+    assert reply.status == 403
+    assert reply.body["success"] is False
 
 
 def test_a_description_keeps_its_line_breaks(catalog: dict[str, Any]) -> None:

@@ -14,6 +14,8 @@ import pytest
 from local.sample_events import SAMPLE_TENANT_ID, concrete_path, sample_for
 from local.template import Route
 from saas_core.access import Access
+from saas_core.repositories import plans as plans_repository
+from saas_core.repositories import tenants as tenants_repository
 from tests.support import ADMIN_API_KEY, TABLE_NAMES, access_of, invoke, routes, token
 from tests.unit.test_template_operations import granted_dynamodb_actions
 
@@ -60,13 +62,13 @@ def _credentials(route: Route) -> dict[str, Any]:
     return {} if access is Access.PUBLIC else {"api_key": ADMIN_API_KEY}
 
 
-def _run(route: Route, tenant_id: str, **extra: Any) -> int:
+def _run(route: Route, tenant_id: str) -> int:
     sample = sample_for(route)
     params = {name: tenant_id if value == SAMPLE_TENANT_ID else value
               for name, value in sample.path_parameters.items()}
     headers = {"Idempotency-Key": "iam"} if route.method != "GET" else None
     return invoke(route.method, concrete_path(route, params), body=sample.body, query=sample.query,
-                  headers=headers, **_credentials(route), **extra).status
+                  headers=headers, **_credentials(route)).status
 
 
 # The Stripe calls whose failure sends each route down its undo path: (path, failed attempts).
@@ -88,10 +90,30 @@ NEEDED_BEYOND_THE_RUNS["AdminCreatePlanFunction"].add(
     ("PlansTable", "dynamodb:UpdateItem"))  # taking over a reservation an earlier attempt left behind
 
 
+def _answer_lost(monkeypatch: pytest.MonkeyPatch, repository: Any, write: str) -> None:
+    """The write commits, then its answer is lost: the function finds out what happened."""
+    original = getattr(repository, write)
+
+    def lost(*args: Any, **kwargs: Any) -> None:
+        original(*args, **kwargs)
+        monkeypatch.setattr(repository, write, original)
+        raise RuntimeError("the answer was lost")
+
+    monkeypatch.setattr(repository, write, lost)
+
+
+# The writes whose lost answer sends each route down its recovery path.
+RECOVERY_PATHS: dict[str, tuple[Any, str]] = {
+    "AdminCreateTenantFunction": (tenants_repository, "activate"),
+    "AdminCreatePlanFunction": (plans_repository, "create"),
+    "AdminUpdatePlanFunction": (plans_repository, "save_edit"),
+}
+
+
 @pytest.mark.parametrize("route", routes(), ids=lambda route: route.function_id)
 def test_each_policy_grants_exactly_the_dynamodb_calls_its_function_makes(
         route: Route, catalog: dict[str, Any], recorded: set[tuple[str, str]],
-        stripe_fault: Callable[..., None], stripe_emulator: Any) -> None:
+        stripe_fault: Callable[..., None], stripe_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.conftest import emulator_call
 
     tenant_id = invoke("POST", "/v1/admin/tenants", api_key=ADMIN_API_KEY, body={
@@ -102,6 +124,9 @@ def test_each_policy_grants_exactly_the_dynamodb_calls_its_function_makes(
         stripe_fault("error", path_prefix=path, count=attempts)
         assert _run(route, tenant_id) == 502
         emulator_call(stripe_emulator, "DELETE", "/_emulator/faults")
+    if route.function_id in RECOVERY_PATHS:
+        # The whole success path, then the look at what landed.
+        _answer_lost(monkeypatch, *RECOVERY_PATHS[route.function_id])
     assert 200 <= _run(route, tenant_id) < 300
     granted = {(table, action) for table, actions in granted_dynamodb_actions(route.function_id).items()
                for action in actions}

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from local.default_catalog import SEEDER
 from saas_core import stripe_gateway
@@ -97,6 +98,31 @@ def test_a_retry_of_a_create_whose_undo_failed_resumes_it(
     assert reply.status == 201, reply.body
     product = stripe_sdk("live").v1.products.retrieve(reply.data["id"])
     assert product.active is True
+    agree()
+
+
+# ------------------------------------------------------------------ a write whose answer was lost
+
+def _commits_then_fails(write: Callable[..., None]) -> Callable[..., None]:
+    def lost_answer(*args: Any, **kwargs: Any) -> None:
+        write(*args, **kwargs)
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "answer lost"}}, "TransactWriteItems")
+
+    return lost_answer
+
+
+@pytest.mark.parametrize(("write", "method", "path", "body", "status"), [
+    ("create", "POST", "/v1/admin/plans", NEW_PLAN, 201),
+    ("save_edit", "PUT", "/v1/admin/plans/pln_pro", {"price_monthly": 39, "price_annual": 390}, 200),
+    ("delete", "DELETE", "/v1/admin/plans/pln_trial", None, 200),
+])
+def test_a_change_stored_although_its_answer_was_lost_is_a_success_and_nothing_is_undone(
+        dynamodb: Any, monkeypatch: pytest.MonkeyPatch, agree: Callable[[], None],
+        write: str, method: str, path: str, body: Any, status: int) -> None:
+    monkeypatch.setattr(plans_repository, write, _commits_then_fails(getattr(plans_repository, write)))
+    reply = invoke(method, path, body=body, api_key=ADMIN_API_KEY)
+    assert reply.status == status, reply.body
+    assert holds(dynamodb) == []
     agree()
 
 

@@ -175,6 +175,24 @@ def test_a_live_reservation_is_another_request_at_work(dynamodb: Any, stripe_the
 
 # ---------------------------------------------------- races and retries
 
+def test_transactions_cancelled_by_a_concurrent_one_are_tried_again(
+        dynamodb: Any, transaction_conflicts: Callable[[int], None], agree: Callable[[], None]) -> None:
+    transaction_conflicts(3)  # sign-ups at the same moment all count on the plan's item
+    reply = create()
+    assert reply.status == 201, reply.body
+    agree()
+
+
+def test_a_conflict_that_lasts_is_a_409_and_leaves_nothing(
+        dynamodb: Any, transaction_conflicts: Callable[[int], None], stripe_sdk: Callable[[str], Any],
+        agree: Callable[[], None]) -> None:
+    transaction_conflicts(100)
+    reply = create()
+    assert reply.status == 409
+    assert live_customers(stripe_sdk) == []
+    agree()
+
+
 def test_a_subdomain_taken_meanwhile_is_a_409_before_stripe_is_called(
         dynamodb: Any, monkeypatch: pytest.MonkeyPatch, stripe_sdk: Callable[[str], Any],
         agree: Callable[[], None]) -> None:

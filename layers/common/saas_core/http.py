@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import re
 import typing
 import uuid
 from collections.abc import Callable, Mapping
@@ -33,6 +34,7 @@ from saas_core import cors, deadline, request_body
 from saas_core.access import ANONYMOUS, Access, MembershipLookup, Principal, Role, authorize
 from saas_core.clock import iso, utc_now
 from saas_core.errors import AppError, InvalidInput, NotFound
+from saas_core.models.common import TENANT_ID_PATTERN
 
 logger = Logger()
 
@@ -314,6 +316,10 @@ class _RouteNotFound(AppError):
 
 
 def _tenant_membership(tenant_id: str, principal: Principal) -> Role | None:
+    # An id that cannot be a tenant's is nobody's tenant: never sent to DynamoDB (a 3,000
+    # character key would be its ValidationException, a 500).
+    if not re.fullmatch(TENANT_ID_PATTERN, tenant_id):
+        return None
     # Imported on first use: public and admin functions never load it.
     from saas_core.repositories.tenants import membership_role
 

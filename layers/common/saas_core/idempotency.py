@@ -70,8 +70,10 @@ def _key_of(event: dict[str, Any]) -> str | None:
 
 
 def _canonical_number(value: object) -> object:
+    # 1.50, 1.5 and 15E-1 are one number; a whole one compares equal to the integer.
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else str(value.normalize())
+        normal = value.normalize()
+        return int(normal) if normal == normal.to_integral_value() else str(normal)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 

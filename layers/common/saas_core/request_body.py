@@ -19,15 +19,25 @@ from saas_core.errors import InvalidInput, UnsupportedMediaType
 
 MAX_NESTING = 32
 JSON_MEDIA_TYPE = "application/json"
+# DynamoDB's range (1E-130 to 1E+126): no number beyond it means anything here, and
+# turning 1e1000000 into an integer would take the function's whole time.
+MAX_DECIMAL_EXPONENT = 130
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _decimal(text: str) -> Decimal:
+    number = Decimal(text)
+    if number and abs(number.adjusted()) > MAX_DECIMAL_EXPONENT:
+        raise ValueError(f"{text[:40]} is beyond the numbers this API takes")
+    return number
+
+
 def loads(text: str) -> Any:
-    """JSON with exact decimals; NaN and Infinity are not JSON and are refused."""
-    return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+    """JSON with exact decimals; NaN, Infinity and absurd exponents are refused."""
+    return json.loads(text, parse_float=_decimal, parse_constant=_refuse_constant)
 
 
 def _invalid(message: str) -> InvalidInput:

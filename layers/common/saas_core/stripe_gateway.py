@@ -251,9 +251,9 @@ def create_prices(plan: Plan, account: str, product_id: str, *, tag: str, attemp
 def prices_of_change(account: str, product_id: str, change: str) -> dict[str, str]:
     """billing cycle -> price id of the active prices one change made on the product."""
     params: PriceListParams = {"product": product_id, "active": True, "limit": LIST_LIMIT}
-    listed = call("look up the plan's prices", lambda: client(account).v1.prices.list(params))
+    listed = call("look up the plan's prices", lambda: list(client(account).v1.prices.list(params).auto_paging_iter()))
     found = {}
-    for price in listed.auto_paging_iter():
+    for price in listed:
         metadata = _metadata(price.metadata)
         if metadata.get("change") == change and "billing_cycle" in metadata:
             found[metadata["billing_cycle"]] = price.id
@@ -333,8 +333,9 @@ def find_customer(account: str, email: str, tenant_id: str) -> str | None:
     """The tenant's customer made by an earlier attempt, if any: listed by email (a list, unlike
     search, sees a customer made a moment ago), told apart by its metadata."""
     params: CustomerListParams = {"email": email, "limit": LIST_LIMIT}
-    listed = call("look up the customer", lambda: client(account).v1.customers.list(params))
-    for customer in listed.auto_paging_iter():
+    # Every page inside `call`: a later page failing is a Stripe failure like the first.
+    listed = call("look up the customer", lambda: list(client(account).v1.customers.list(params).auto_paging_iter()))
+    for customer in listed:
         if _metadata(customer.metadata).get("tenant_id") == tenant_id:
             return customer.id
     return None
@@ -375,8 +376,9 @@ def find_subscription(tenant: Tenant) -> CreatedSubscription | None:
     if tenant.stripe_customer_id is None:
         return None
     params: SubscriptionListParams = {"customer": tenant.stripe_customer_id, "status": "all", "limit": LIST_LIMIT}
-    listed = call("look up the subscription", lambda: client(tenant.stripe_account).v1.subscriptions.list(params))
-    for subscription in listed.auto_paging_iter():
+    listed = call("look up the subscription",
+                  lambda: list(client(tenant.stripe_account).v1.subscriptions.list(params).auto_paging_iter()))
+    for subscription in listed:
         if _metadata(subscription.metadata).get("tenant_id") == tenant.id and \
                 subscription.status not in ENDED_SUBSCRIPTION_STATUSES:
             return _created(subscription, subscription.items.data[0].price.id)

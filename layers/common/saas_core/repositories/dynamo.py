@@ -10,6 +10,8 @@ s3transfer and its resource machinery, a third of a cold start for nothing
 from __future__ import annotations
 
 import functools
+import random
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from saas_core import deadline
 from saas_core.access import Principal
 from saas_core.clock import iso, utc_now
 from saas_core.errors import AppError, Conflict
@@ -113,18 +116,36 @@ class Write:
     on_condition_failed: AppError | None = None
 
 
+# Transactions touching one item at the same moment (sign-ups counting on one plan) are
+# cancelled with TransactionConflict; they succeed when tried again a moment later.
+CONFLICT_RETRIES = 4
+CONFLICT_BASE_DELAY_SECONDS = 0.05
+
+
 def transact(writes: Sequence[Write], *, client_token: str | None = None) -> None:
     """All or nothing. A failed condition raises the error of the write that
-    failed; a concurrent transaction on the same items raises Conflict."""
+    failed; a conflict with a concurrent transaction is tried again a few times
+    (while the request has time), then raises Conflict."""
     request: dict[str, Any] = {"TransactItems": [write.action for write in writes]}
     if client_token:
         request["ClientRequestToken"] = client_token
-    try:
-        client().transact_write_items(**request)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-            raise
-        raise _cancellation_error(writes, error) from None
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            client().transact_write_items(**request)
+            return
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            failure = _cancellation_error(writes, error)
+            pause = random.uniform(0, CONFLICT_BASE_DELAY_SECONDS * 2**attempt)  # noqa: S311 - jitter
+            if not isinstance(failure, _TransactionConflict) or attempt == CONFLICT_RETRIES \
+                    or deadline.remaining() < pause + 1:
+                raise failure from None
+            time.sleep(pause)
+
+
+class _TransactionConflict(Conflict):
+    """Cancelled only because a concurrent transaction touched the same items."""
 
 
 _SINGLE_CALLS = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
@@ -147,7 +168,7 @@ def _cancellation_error(writes: Sequence[Write], error: ClientError) -> AppError
         if reason.get("Code") == "ConditionalCheckFailed":
             return write.on_condition_failed or Conflict("The record changed meanwhile; retry")
     if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
-        return Conflict("A concurrent change touched the same records; retry")
+        return _TransactionConflict("A concurrent change touched the same records; retry")
     return Conflict("The change could not be applied; retry")
 
 

@@ -73,11 +73,26 @@ class _Undo:
         return complete
 
 
-def _release_after_undo(undo: _Undo, release: Callable[[], None]) -> None:
-    """Give the hold back once Stripe is as before; otherwise keep it until it expires:
-    it names the change, and the next holder repairs Stripe first."""
+def _undo_unless_landed(undo: _Undo, *, landed: Callable[[], bool], release: Callable[[], None]) -> bool:
+    """After a failure: True when the change committed anyway (its answer was lost), and
+    then nothing is undone. Otherwise undo Stripe and give the hold back, or keep the hold
+    when Stripe is not as before (or DynamoDB cannot say what happened): it names the
+    change, and whoever holds the plan next repairs Stripe first."""
+    try:
+        if landed():
+            return True
+    except Exception:
+        logger.exception("cannot tell whether the plan change was stored", extra={"plan_id": undo.plan_id})
+        return False
     if undo.run():
         release()
+    return False
+
+
+def _hold_released(plan_id: str, change: str) -> bool:
+    """The change's save removes its hold in the same write: no hold of it, the save landed."""
+    held = plans.pending_of(plan_id)
+    return held is None or held.change != change
 
 
 # ----------------------------------------------------------------- create
@@ -112,7 +127,9 @@ def publish_plan(plan: Plan, actor: Principal) -> Plan:
         plan = plan.model_copy(update={"stripe": _create_in_stripe(plan, change, undo)})
         plans.create(plan, actor, change)
     except Exception:
-        _release_after_undo(undo, lambda: plans.drop_reservation(plan.id, change))
+        if _undo_unless_landed(undo, landed=lambda: plans.get(plan.id) is not None,
+                               release=lambda: plans.drop_reservation(plan.id, change)):
+            return plan
         raise
     telemetry.count("PlanCreated", plan_type=plan.type.value)
     return plan
@@ -174,8 +191,9 @@ def update_plan(plan_id: str, data: PlanUpdateIn, actor: Principal) -> AdminPlan
         after = _update_in_stripe(before, after, change, undo)
         plans.save_edit(before, after, actor, new_version=after.plan_version != before.plan_version, change=change)
     except Exception:
-        _release_after_undo(undo, lambda: plans.release_hold(plan_id, change))
-        raise
+        if not _undo_unless_landed(undo, landed=lambda: _hold_released(plan_id, change),
+                                   release=lambda: plans.release_hold(plan_id, change)):
+            raise
     if _price_changed(before, after):
         _retire_old_prices(before)
         telemetry.count("PlanRepriced", plan_type=after.type.value)
@@ -298,8 +316,9 @@ def delete_plan(plan_id: str, actor: Principal) -> None:
             _archive_in_stripe(account, prices, undo)
         plans.delete(plan, actor, change)
     except Exception:
-        _release_after_undo(undo, lambda: plans.release_hold(plan_id, change))
-        raise
+        if not _undo_unless_landed(undo, landed=lambda: plans.get(plan_id) is None,
+                                   release=lambda: plans.release_hold(plan_id, change)):
+            raise
     telemetry.count("PlanDeleted", plan_type=plan.type.value)
 
 

@@ -47,10 +47,10 @@ def _plan_for(data: TenantIn) -> Plan:
     return plan
 
 
-def _new_tenant(data: TenantIn, plan: Plan, request_key: str | None) -> Tenant:
+def _new_tenant(tenant_id: str, data: TenantIn, plan: Plan) -> Tenant:
     now = iso(utc_now())
     return Tenant(
-        id=new_id("tnt", request_key=request_key), name=data.name, email=data.email,
+        id=tenant_id, name=data.name, email=data.email,
         phone=data.phone, type=data.type, status=TenantStatus.ACTIVE,
         subdomain_preference=data.subdomain_preference, plan_id=plan.id, billing_cycle=data.billing_cycle,
         chargeable=data.chargeable, members_count=1, subscriptions_count=1, created_at=now, updated_at=now,
@@ -69,12 +69,13 @@ class _Attempt:
 
 def create_tenant(data: TenantIn, actor: Principal, request_key: str | None) -> TenantOut:
     """The tenant, its owner, its Stripe customer and its subscription (with the plan's trial)."""
+    tenant_id = new_id("tnt", request_key=request_key)
+    if tenants.get(tenant_id) is not None:
+        return tenant_views.tenant_details(tenant_id)  # a retry of a create that landed, whatever its plan is now
     plan = _plan_for(data)
     if plan.stripe.get("live" if data.chargeable else "test") is None:
         raise NotEligible(f"Plan {plan.id} has no prices in the {'live' if data.chargeable else 'test'} account")
-    tenant = _new_tenant(data, plan, request_key)
-    if tenants.get(tenant.id) is not None:
-        return tenant_views.tenant_details(tenant.id)  # a retry of a create that already landed
+    tenant = _new_tenant(tenant_id, data, plan)
     owner = Member(tenant_id=tenant.id, email=data.owner_email or data.email, user_id=data.owner_user_id,
                    role=Role.OWNER, joined_at=tenant.created_at)
     attempt = _reserve(tenant)
