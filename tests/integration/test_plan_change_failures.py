@@ -265,6 +265,11 @@ def test_a_delete_whose_restore_fails_is_repaired_by_the_next_change(
     emulator_call(stripe_emulator, "DELETE", "/_emulator/faults")
     assert plan_disagreements(dynamodb, _sdk(stripe_emulator)) != [], "the plan's prices are still retired"
     expire(dynamodb, "plans", "pending")
+    trial_tenant = {"name": "Trial Co", "email": "owner@trial.example", "type": "personal", "plan_id": "pln_trial",
+                    "billing_cycle": "monthly"}
+    refused = invoke("POST", "/v1/admin/tenants", api_key=ADMIN_API_KEY, body=trial_tenant)
+    assert refused.status == 400, "a clear refusal while Stripe is not repaired, not a 502 from its archived prices"
     assert invoke("PUT", "/v1/admin/plans/pln_trial", body={"description": "Still here"},
                   api_key=ADMIN_API_KEY).status == 200
     agree()
+    assert invoke("POST", "/v1/admin/tenants", api_key=ADMIN_API_KEY, body=trial_tenant).status == 201

@@ -6,14 +6,18 @@ SDK and DynamoDB) and finding them in agreement."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from local.apigw import LambdaContext
+from local.default_catalog import SEEDER
 from saas_core import settings, stripe_gateway
+from saas_core.models.plans import PlanUpdateIn
 from saas_core.repositories import tenants as tenants_repository
+from saas_core.services import plans_admin
 from tests.consistency import expire, scan, tenant_disagreements
 from tests.support import ADMIN_API_KEY, invoke
 
@@ -224,6 +228,26 @@ def test_a_plan_archived_meanwhile_refuses_the_tenant_before_stripe_is_called(
     assert reply.status == 400
     assert live_customers(stripe_sdk) == []
     assert reservations(dynamodb) == []
+    agree()
+
+
+def test_a_signup_racing_a_reprice_subscribes_to_the_new_price(
+        dynamodb: Any, monkeypatch: pytest.MonkeyPatch, stripe_sdk: Callable[[str], Any],
+        agree: Callable[[], None]) -> None:
+    create_subscription = stripe_gateway.create_subscription
+
+    def repriced_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(stripe_gateway, "create_subscription", create_subscription)
+        plans_admin.update_plan("pln_business", PlanUpdateIn(price_monthly=Decimal(109), price_annual=Decimal(1090)),
+                                SEEDER)  # the old prices are retired now
+        return create_subscription(*args, **kwargs)
+
+    monkeypatch.setattr(stripe_gateway, "create_subscription", repriced_meanwhile)
+    reply = create()
+    assert reply.status == 201, reply.body
+    subscription = stripe_sdk("live").v1.subscriptions.retrieve(reply.data["active_subscription"]["id"])
+    assert subscription["items"].data[0].price.unit_amount == 10900
+    assert reply.data["active_subscription"]["plan_version"] == "2.0.0"
     agree()
 
 

@@ -214,3 +214,24 @@ def test_no_origin_is_allowed_when_none_is_configured() -> None:
     _, _, headers = _send(_price_app(), "POST", "/v1/prices", body='{"name": "x", "price": 1}',
                           headers={"Origin": "https://admin.example.com"})
     assert "Access-Control-Allow-Origin" not in headers
+
+
+# ------------------------------------------------------------ the deadline
+
+class _Context:
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_the_deadline_follows_api_gateways_clock_when_the_cold_start_ate_into_it() -> None:
+    import time
+
+    from saas_core import deadline
+
+    received_ten_seconds_ago = int((time.time() - 10) * 1000)
+    left = deadline.seconds_left(_Context(28_000), received_ten_seconds_ago)
+    assert 17.5 < left < 18.5, "29 s from when API Gateway received it, less the response margin"
+    assert 26.5 < deadline.seconds_left(_Context(28_000), None) < 27.5, "the Lambda's own clock otherwise"

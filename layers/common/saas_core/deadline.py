@@ -19,6 +19,9 @@ from typing import Protocol
 
 # Left at the end for writing the response and the logs.
 RESPONSE_MARGIN_SECONDS = 1.0
+# API Gateway gives up on the integration then, counting from when it received the
+# request: a cold start's initialisation is part of it, not of the Lambda's timeout.
+API_GATEWAY_TIMEOUT_SECONDS = 29.0
 # Kept back from forward steps so that a failure can still be undone.
 UNDO_RESERVE_SECONDS = 6.0
 
@@ -41,14 +44,23 @@ class Deadline:
 _current: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("deadline", default=None)
 
 
+def seconds_left(context: HasRemainingTime, received_at_epoch_ms: int | None) -> float:
+    """Until the first of: Lambda stopping the function, API Gateway giving up on it."""
+    seconds = context.get_remaining_time_in_millis() / 1000
+    if received_at_epoch_ms is not None:
+        waited = min(max(0.0, time.time() - received_at_epoch_ms / 1000), API_GATEWAY_TIMEOUT_SECONDS)
+        seconds = min(seconds, API_GATEWAY_TIMEOUT_SECONDS - waited)
+    return seconds - RESPONSE_MARGIN_SECONDS
+
+
 @contextlib.contextmanager
-def within(context: HasRemainingTime | None) -> Iterator[None]:
-    """Run a request against the Lambda context's remaining time."""
+def within(context: HasRemainingTime | None, received_at_epoch_ms: int | None = None) -> Iterator[None]:
+    """Run a request against the Lambda context's remaining time and, for an API request,
+    API Gateway's clock (`requestContext.requestTimeEpoch`)."""
     if context is None:
         yield
         return
-    seconds = context.get_remaining_time_in_millis() / 1000 - RESPONSE_MARGIN_SECONDS
-    token = _current.set(Deadline(time.monotonic() + seconds))
+    token = _current.set(Deadline(time.monotonic() + seconds_left(context, received_at_epoch_ms)))
     try:
         yield
     finally:

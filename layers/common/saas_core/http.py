@@ -204,11 +204,12 @@ class ApiApp(APIGatewayRestResolver):
     # -- the Lambda entry point
 
     def lambda_handler(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        request_id = (event.get("requestContext") or {}).get("requestId") or str(uuid.uuid4())
+        request_context = event.get("requestContext") or {}
+        request_id = request_context.get("requestId") or str(uuid.uuid4())
         trace_token = _trace_id.set(request_id)
         logger.set_correlation_id(request_id)
         try:
-            with deadline.within(context):
+            with deadline.within(context, _epoch_ms(request_context.get("requestTimeEpoch"))):
                 try:
                     response = self._handle(event, context)
                 except Exception:
@@ -303,6 +304,10 @@ class ApiApp(APIGatewayRestResolver):
     def _unexpected_error(self, exc: Exception) -> Response[Any]:
         logger.exception("unhandled error")
         return self._respond(HTTPStatus.INTERNAL_SERVER_ERROR, error_body(AppError("Internal server error")))
+
+
+def _epoch_ms(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def thing_named_by(path_parameter: str) -> str:

@@ -253,14 +253,15 @@ def delete(plan: Plan, actor: Principal, change: str) -> None:
 # ------------------------------------------- places taken by tenants
 
 def take_place(plan_id: str) -> dynamo.Write:
-    """For a tenant transaction: one more subscriber, if the plan still takes new tenants
-    (active, not archived, not being deleted)."""
+    """For a tenant transaction: one more subscriber, if the plan still takes new tenants:
+    active, not archived, not being deleted. A delete that died keeps refusing them until
+    its Stripe objects are repaired (its prices may still be archived)."""
     return dynamo.update(
         _table(), plan_pk(plan_id), PLAN_SK, "ADD active_subscriptions :one",
-        names={**_PENDING, "#kind": "kind", "#expires": "expires_at"},
-        values={":one": 1, ":true": True, ":false": False, ":delete": "delete", ":now": iso(utc_now())},
+        names={**_PENDING, "#kind": "kind"},
+        values={":one": 1, ":true": True, ":false": False, ":delete": "delete"},
         condition=("attribute_exists(catalog_order) AND is_active = :true AND is_archived = :false AND "
-                   "(attribute_not_exists(#pending) OR #pending.#kind <> :delete OR #pending.#expires < :now)"),
+                   "(attribute_not_exists(#pending) OR #pending.#kind <> :delete)"),
         on_condition_failed=NotEligible("The plan no longer takes new tenants"))
 
 

@@ -162,7 +162,7 @@ def _subscribe_in_stripe(tenant: Tenant, plan: Plan, attempt: _Attempt) -> Tenan
     tenant = tenant.model_copy(update={"stripe_customer_id": customer_id})
     created = stripe_gateway.find_subscription(tenant) if attempt.resumed else None
     if created is None:
-        created = stripe_gateway.create_subscription(tenant, plan, tenant.billing_cycle, attempt.id)
+        created, plan = _create_subscription(tenant, plan, attempt)
     subscription = Subscription(
         id=created.id, plan_id=plan.id, plan_version=plan.plan_version, price_id=created.price_id,
         billing_cycle=tenant.billing_cycle, status=created.status, starts_at=iso(from_unix(created.start_date)),
@@ -171,6 +171,20 @@ def _subscribe_in_stripe(tenant: Tenant, plan: Plan, attempt: _Attempt) -> Tenan
         current_period_end=iso(from_unix(created.current_period_end)), created_at=tenant.created_at,
     )
     return tenant.model_copy(update={"subscription": subscription})
+
+
+def _create_subscription(tenant: Tenant, plan: Plan, attempt: _Attempt) -> tuple[
+        stripe_gateway.CreatedSubscription, Plan]:
+    """The subscription to the plan's price; when Stripe refuses that price because the plan was
+    repriced meanwhile (its old prices retired), once more with the prices the plan has now."""
+    try:
+        return stripe_gateway.create_subscription(tenant, plan, tenant.billing_cycle, attempt.id), plan
+    except StripeUnavailable as refused:
+        current = plans.get(plan.id)
+        if refused.outcome_unknown or current is None or \
+                current.stripe.get(tenant.stripe_account) == plan.stripe.get(tenant.stripe_account):
+            raise
+    return stripe_gateway.create_subscription(tenant, current, tenant.billing_cycle, attempt.id), current
 
 
 # ------------------------------------------------------------ undoing
