@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from local.apigw import rest_event
-from local.template import Route, api_routes, load_template
+from local.apigw import rest_event, scheduled_event
+from local.template import Route, api_routes, load_template, schedule_functions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = REPO_ROOT / "events"
@@ -87,11 +88,27 @@ def render(event: dict[str, Any]) -> str:
     return json.dumps(event, indent=2) + "\n"
 
 
+def scheduled_sample(function_id: str) -> dict[str, Any]:
+    """What EventBridge sends a scheduled function, at a fixed moment (the file never churns)."""
+    rule = f"arn:aws:events:us-east-1:123456789012:rule/{function_id}"
+    event = scheduled_event(rule, datetime(2026, 1, 1, tzinfo=UTC))
+    event["id"] = "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c"
+    return event
+
+
+def scheduled_event_path(function_id: str) -> Path:
+    return EVENTS_DIR / f"{function_id}.json"
+
+
 def main() -> int:
     EVENTS_DIR.mkdir(exist_ok=True)
-    for route in api_routes(load_template()):
-        event_path(route).write_text(render(sample_event(route)))
-        print(f"wrote {event_path(route).relative_to(REPO_ROOT)}")
+    template = load_template()
+    written = [(event_path(route), sample_event(route)) for route in api_routes(template)]
+    written += [(scheduled_event_path(function_id), scheduled_sample(function_id))
+                for function_id, _ in schedule_functions(template)]
+    for path, event in written:
+        path.write_text(render(event))
+        print(f"wrote {path.relative_to(REPO_ROOT)}")
     return 0
 
 

@@ -31,11 +31,17 @@ def scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+LONG_AGO = "2000-01-01T00:00:00Z"
+
+
 def expire(dynamodb: Any, table: str, attribute: str) -> None:
-    """What time does to the holds and reservations of requests that died: they expire."""
+    """What time does to the holds and reservations of requests that died: they expire (the
+    hold's own expiry and its copy on the `held_until` index alike)."""
     for item in scan(dynamodb, table):
         if isinstance(item.get(attribute), dict):
-            item[attribute]["expires_at"] = "2000-01-01T00:00:00Z"
+            item[attribute]["expires_at"] = LONG_AGO
+            if "held_until" in item:
+                item["held_until"] = LONG_AGO
             dynamodb.Table(table).put_item(Item=item)
 
 

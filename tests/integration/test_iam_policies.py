@@ -133,3 +133,31 @@ def test_each_policy_grants_exactly_the_dynamodb_calls_its_function_makes(
     assert recorded - granted == set(), "calls AWS would refuse with AccessDenied"
     assert granted - recorded - NEEDED_BEYOND_THE_RUNS.get(route.function_id, set()) == set(), \
         "grants the function never uses"
+
+
+def test_the_sweepers_policy_grants_exactly_the_calls_it_makes(
+        catalog: dict[str, Any], recorded: set[tuple[str, str]], stripe_fault: Callable[..., None],
+        stripe_emulator: Any, dynamodb: Any) -> None:
+    from tests.conftest import emulator_call
+    from tests.consistency import expire
+    from tests.integration.test_admin_plans import NEW_PLAN
+    from tests.integration.test_reservation_sweeper import ACME, sweep
+
+    # Something of every kind left behind: a tenant reservation, a plan's, a change's hold.
+    stripe_fault("error", path_prefix="/v1/subscriptions")
+    stripe_fault("error", path_prefix="/v1/customers/", method="DELETE")
+    stripe_fault("error", path_prefix="/v1/prices")
+    stripe_fault("error", path_prefix="/v1/products/")
+    assert invoke("POST", "/v1/admin/tenants", body=ACME, api_key=ADMIN_API_KEY).status == 502
+    assert invoke("POST", "/v1/admin/plans", body=NEW_PLAN, api_key=ADMIN_API_KEY).status == 502
+    renamed = invoke("PUT", "/v1/admin/plans/pln_pro", body={"display_name": "Pro Max"}, api_key=ADMIN_API_KEY)
+    assert renamed.status == 502
+    emulator_call(stripe_emulator, "DELETE", "/_emulator/faults")
+    expire(dynamodb, "tenants", "provisioning")
+    expire(dynamodb, "plans", "pending")
+    recorded.clear()
+    assert sweep() == {"cleared": 3, "left": 0}
+    granted = {(table, action) for table, actions in granted_dynamodb_actions("ReservationSweepFunction").items()
+               for action in actions}
+    assert recorded - granted == set(), "calls AWS would refuse with AccessDenied"
+    assert granted - recorded == set(), "grants the sweeper never uses"

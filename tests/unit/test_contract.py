@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 from local.openapi import build_openapi, render
-from local.sample_events import event_path
+from local.sample_events import event_path, scheduled_event_path, scheduled_sample
+from local.template import load_template, schedule_functions
 from tests.support import access_of, routes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,12 @@ def test_every_function_has_a_sample_event_for_sam_local_invoke() -> None:
         assert event["httpMethod"] == route.method
         assert event["resource"] == route.path
         assert set(event["requestContext"]) >= {"requestId", "resourcePath", "httpMethod", "stage"}
+
+
+def test_every_scheduled_function_has_a_sample_event() -> None:
+    for function_id, _ in schedule_functions(load_template()):
+        event = json.loads(scheduled_event_path(function_id).read_text())
+        assert event == scheduled_sample(function_id), "events/ is stale: run `make events`"
 
 
 def test_the_layer_requirements_are_pinned_from_the_lock() -> None:

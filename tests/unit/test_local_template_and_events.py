@@ -66,7 +66,7 @@ def test_tables_are_defined_for_every_access_pattern() -> None:
     assert set(tables) == {"TenantsTable", "PlansTable", "UsageTable", "IdempotencyTable"}
     tenant_indexes = {index["IndexName"] for index in tables["TenantsTable"]["GlobalSecondaryIndexes"]}
     assert tenant_indexes == {"members_by_user", "members_by_email", "facet_by_name", "facet_by_email",
-                              "facet_by_status", "facet_by_type", "periods_due"}
+                              "facet_by_status", "facet_by_type", "periods_due", "held_until"}
     assert all(table["BillingMode"] == "PAY_PER_REQUEST" for table in tables.values())
     assert all(table["DeletionProtectionEnabled"] is True for table in tables.values())
     resources = load_template()["Resources"]

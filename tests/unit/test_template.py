@@ -401,12 +401,12 @@ def test_create_tables_builds_template_yaml_in_moto() -> None:
         tenants = client.describe_table(TableName="t-tenants")["Table"]
         indexes = {index["IndexName"]: index for index in tenants["GlobalSecondaryIndexes"]}
         assert set(indexes) == {"members_by_user", "members_by_email", "facet_by_name", "facet_by_email",
-                                "facet_by_status", "facet_by_type", "periods_due"}
+                                "facet_by_status", "facet_by_type", "periods_due", "held_until"}
         assert indexes["members_by_user"]["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["role"]}
         assert indexes["periods_due"]["KeySchema"] == [{"AttributeName": "due_day", "KeyType": "HASH"},
                                                        {"AttributeName": "due_at", "KeyType": "RANGE"}]
         plans = client.describe_table(TableName="t-plans")["Table"]
-        assert [index["IndexName"] for index in plans["GlobalSecondaryIndexes"]] == ["catalog"]
+        assert [index["IndexName"] for index in plans["GlobalSecondaryIndexes"]] == ["catalog", "held_until"]
         for name in TABLE_NAMES.values():
             table = client.describe_table(TableName=name)["Table"]
             assert table["TableStatus"] == "ACTIVE"

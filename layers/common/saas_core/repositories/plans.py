@@ -24,7 +24,7 @@ from saas_core.settings import get_settings
 PLAN_SK = "PLAN"
 CATALOG = "PLAN"
 # Counters owned by other writers (tenant transactions); an edit never overwrites them.
-_NOT_EDITABLE = frozenset({"id", "active_subscriptions", "created_at", "pending"})
+_NOT_EDITABLE = frozenset({"id", "active_subscriptions", "created_at", "pending", "held", "held_until"})
 
 
 def _table() -> str:
@@ -128,6 +128,16 @@ def _pending(change: str, kind: str, repair: list[str] | None = None) -> dict[st
             "repair": list(repair or [])}
 
 
+def expired_holds(now: datetime, limit: int) -> list[str]:
+    """Ids of plans whose hold has expired: a change or a create that died midway."""
+    response = dynamo.client().query(
+        TableName=_table(), IndexName="held_until", Limit=limit,
+        KeyConditionExpression="#held = :kind AND #until < :now", ExpressionAttributeNames=_HELD,
+        ExpressionAttributeValues={":kind": {"S": HELD_PLAN}, ":now": {"S": iso(now)}},
+    )
+    return [str(dynamo.from_item(item)["pk"]).removeprefix("PLAN#") for item in response.get("Items", [])]
+
+
 def pending_of(plan_id: str) -> Pending | None:
     item = dynamo.get(_table(), plan_pk(plan_id), PLAN_SK)
     held = (item or {}).get("pending")
@@ -137,19 +147,28 @@ def pending_of(plan_id: str) -> Pending | None:
                    repair=tuple(held.get("repair") or ()))
 
 
+# A held plan is also on the `held_until` index (partition HELD_PLAN), by the time its hold
+# expires: the sweeper reads the expired ones there.
+HELD_PLAN = "plan_hold"
+_HELD = {"#held": "held", "#until": "held_until"}
+
+
 def reserve(plan: Plan, change: str) -> None:
     """Hold a new plan's id while its Stripe objects are made."""
+    pending = _pending(change, "create")
     dynamo.execute(dynamo.put(_table(), {"pk": plan_pk(plan.id), "sk": PLAN_SK, "kind": "plan_reservation",
-                                         "pending": _pending(change, "create")},
+                                         "pending": pending, "held": HELD_PLAN, "held_until": pending["expires_at"]},
                               condition="attribute_not_exists(pk)",
                               on_condition_failed=PlanReserved(f"Plan {plan.id} is already being created")))
 
 
 def take_over(plan_id: str, previous: Pending, change: str, kind: str) -> None:
     """A new change takes a hold whose own change stopped (it expired)."""
+    pending = _pending(change, kind)
     dynamo.execute(dynamo.update(
-        _table(), plan_pk(plan_id), PLAN_SK, "SET #pending = :new", names={**_PENDING, "#change": "change"},
-        values={":new": _pending(change, kind), ":previous": previous.change},
+        _table(), plan_pk(plan_id), PLAN_SK, "SET #pending = :new, #until = :until",
+        names={**_PENDING, "#change": "change", "#until": "held_until"},
+        values={":new": pending, ":previous": previous.change, ":until": pending["expires_at"]},
         condition="#pending.#change = :previous",
         on_condition_failed=Conflict("Another change to this plan started meanwhile; retry")))
 
@@ -180,14 +199,16 @@ def hold(plan: Plan, change: str, kind: str, repair: list[str]) -> None:
     """Hold a plan for one change (update or delete) if nobody changed it since it was read and
     no other change holds it. A delete also needs no subscriber, and then no tenant can take one."""
     condition = ("version = :expected AND (attribute_not_exists(#pending) OR #pending.#expires < :now)")
-    values: dict[str, Any] = {":expected": plan.version, ":now": iso(utc_now()),
-                              ":held": _pending(change, kind, repair)}
+    held = _pending(change, kind, repair)
+    values: dict[str, Any] = {":expected": plan.version, ":now": iso(utc_now()), ":held": held,
+                              ":kind": HELD_PLAN, ":until": held["expires_at"]}
     if kind == "delete":
         condition += " AND (attribute_not_exists(active_subscriptions) OR active_subscriptions = :zero)"
         values[":zero"] = 0
     try:
-        dynamo.execute(dynamo.update(_table(), plan_pk(plan.id), PLAN_SK, "SET #pending = :held",
-                                     names={**_PENDING, "#expires": "expires_at"}, values=values,
+        dynamo.execute(dynamo.update(_table(), plan_pk(plan.id), PLAN_SK,
+                                     "SET #pending = :held, #held = :kind, #until = :until",
+                                     names={**_PENDING, **_HELD, "#expires": "expires_at"}, values=values,
                                      condition=condition))
     except Conflict:
         raise _why_not_held(plan, kind) from None
@@ -206,8 +227,8 @@ def _why_not_held(plan: Plan, kind: str) -> AppError:
 
 def release_hold(plan_id: str, change: str) -> None:
     condition, names, values = _same_change(change)
-    dynamo.execute(dynamo.update(_table(), plan_pk(plan_id), PLAN_SK, "REMOVE #pending", names=names,
-                                 values=values, condition=condition,
+    dynamo.execute(dynamo.update(_table(), plan_pk(plan_id), PLAN_SK, "REMOVE #pending, #held, #until",
+                                 names={**names, **_HELD}, values=values, condition=condition,
                                  on_condition_failed=Conflict("The plan's hold was taken over")))
 
 
@@ -224,8 +245,8 @@ def save_edit(before: Plan, after: Plan, actor: Principal, *, new_version: bool,
     if change is not None:
         held, held_names, held_values = _same_change(change)
         condition += f" AND {held}"
-        expression += " REMOVE #pending"
-        names |= held_names
+        expression += " REMOVE #pending, #held, #until"
+        names |= held_names | _HELD
         values |= held_values
     writes = [
         dynamo.update(_table(), plan_pk(before.id), PLAN_SK, expression, names=names, values=values,

@@ -217,12 +217,18 @@ def _reservation_attributes(tenant: Tenant, attempt: str, now: datetime) -> dict
             "stripe_account": tenant.stripe_account}
 
 
+# Every reservation is also on the `held_until` index (partition HELD_RESERVATION), by the
+# time it expires: the sweeper reads the expired ones there, never scanning the table.
+HELD_RESERVATION = "tenant_reservation"
+
+
 def reserve(tenant: Tenant, attempt: str, plan_place: dynamo.Write) -> None:
     """Hold the tenant id, its subdomain and a place on its plan (`plan_place`) before Stripe is called."""
     table = _table()
+    held = _reservation_attributes(tenant, attempt, utc_now())
     writes = [
         dynamo.put(table, {"pk": tenant_pk(tenant.id), "sk": TENANT_SK, "kind": "reservation",
-                           "provisioning": _reservation_attributes(tenant, attempt, utc_now())},
+                           "provisioning": held, "held": HELD_RESERVATION, "held_until": held["expires_at"]},
                    condition="attribute_not_exists(pk)", on_condition_failed=ReservationExists("Tenant is reserved")),
         plan_place,
     ]
@@ -243,6 +249,17 @@ def reservation(tenant_id: str) -> Reservation | None:
                        expires_at=held["expires_at"], plan_id=held["plan_id"], subdomain=held.get("subdomain"),
                        email=held["email"], stripe_account=held["stripe_account"],
                        stripe_customer_id=held.get("stripe_customer_id"))
+
+
+def expired_reservations(now: datetime, limit: int) -> list[str]:
+    """Ids of tenants whose reservation has expired: their create died or could not clean up."""
+    response = dynamo.client().query(
+        TableName=_table(), IndexName="held_until", Limit=limit,
+        KeyConditionExpression="#held = :kind AND #until < :now",
+        ExpressionAttributeNames={"#held": "held", "#until": "held_until"},
+        ExpressionAttributeValues={":kind": {"S": HELD_RESERVATION}, ":now": {"S": iso(now)}},
+    )
+    return [str(dynamo.from_item(item)["pk"]).removeprefix("TENANT#") for item in response.get("Items", [])]
 
 
 def subdomain_holder(subdomain: str) -> str | None:
@@ -266,9 +283,10 @@ def _update_reservation(tenant_id: str, attempt: str, expression: str, values: d
 def take_over(tenant_id: str, previous_attempt: str, attempt: str) -> None:
     """A new attempt resumes a reservation whose own attempt stopped (failed or expired)."""
     expires_at = iso(utc_now() + timedelta(seconds=RESERVATION_SECONDS))
-    _update_reservation(tenant_id, previous_attempt, "SET #p.#attempt = :new, #p.#state = :working, #p.#expires = :exp",
+    _update_reservation(tenant_id, previous_attempt,
+                        "SET #p.#attempt = :new, #p.#state = :working, #p.#expires = :exp, #until = :exp",
                         {":new": attempt, ":working": "working", ":exp": expires_at},
-                        {"#state": "state", "#expires": "expires_at"})
+                        {"#state": "state", "#expires": "expires_at", "#until": "held_until"})
 
 
 def record_customer(tenant_id: str, attempt: str, customer_id: str) -> None:

@@ -302,6 +302,43 @@ def _repair_stripe(plan: Plan, dead_changes: list[str], undo: _Undo) -> None:
         raise
 
 
+# ------------------------------------------------------- what died midway
+
+def clear_abandoned(plan_id: str) -> bool:
+    """Finish what a plan change or create that died midway left behind; True when the plan
+    is no longer held. A create's reservation: its product and prices archived, the reservation
+    dropped. A change's hold: Stripe repaired to show the plan as stored, the hold released.
+    The reservation sweeper calls this for holds that have expired."""
+    held = plans.pending_of(plan_id)
+    if held is None or held.in_progress(utc_now()):
+        return held is None
+    logger.info("clearing an abandoned plan hold", extra={"plan_id": plan_id, "kind": held.kind})
+    if held.kind == "create":
+        return _clear_abandoned_create(plan_id, held)
+    plan = plans.require(plan_id)
+    change, to_repair = _hold(plan, "update")
+    undo = _Undo(plan_id)
+    try:
+        _repair_stripe(plan, to_repair, undo)
+    except StripeUnavailable:
+        return False  # the hold stays, naming the repairs, for the next sweep
+    plans.release_hold(plan_id, change)
+    return True
+
+
+def _clear_abandoned_create(plan_id: str, held: plans.Pending) -> bool:
+    cleanup = attempt_id()
+    plans.take_over(plan_id, held, cleanup, "create")
+    try:
+        with deadline.undoing():
+            for account in stripe_gateway.distinct_accounts():
+                _archive_new_plan(plan_id, account)
+    except StripeUnavailable:
+        return False
+    plans.drop_reservation(plan_id, cleanup)
+    return True
+
+
 # ----------------------------------------------------------------- delete
 
 def delete_plan(plan_id: str, actor: Principal) -> None:

@@ -136,9 +136,17 @@ def _reserve_clearing_abandoned_subdomain(tenant: Tenant, attempt: str) -> None:
 
 
 def _clear_abandoned(subdomain: str) -> bool:
-    """Finish the clean-up of an abandoned reservation holding `subdomain`; True when it is free now."""
+    """Clear an abandoned reservation holding `subdomain`; True when the subdomain is free now."""
     holder = tenants.subdomain_holder(subdomain)
-    held = tenants.reservation(holder) if holder else None
+    return holder is not None and clear_abandoned(holder)
+
+
+def clear_abandoned(tenant_id: str) -> bool:
+    """Finish what a create that died (or could not undo Stripe) left: its Stripe customer is
+    deleted and its reservation released. True when the reservation is gone; False while it
+    is still another request's, or when Stripe cannot be reached (it stays for the next try).
+    The reservation sweeper calls this, and so does a create that needs the subdomain."""
+    held = tenants.reservation(tenant_id)
     if held is None or held.in_progress(utc_now()):
         return False
     logger.info("clearing an abandoned tenant reservation", extra={"tenant_id": held.tenant_id})
