@@ -93,7 +93,9 @@ def emulator_call(emulator: Any, method: str, path: str, payload: dict[str, Any]
 
 @pytest.fixture
 def stripe_fault(stripe_emulator: Any) -> Iterator[Callable[..., None]]:
-    """Make the emulator fail: stripe_fault(mode="error"|"hang", path_prefix=..., count=...)."""
+    """Make the emulator fail: stripe_fault(mode, path_prefix=..., method=..., count=...), mode one of
+    "error" (a Stripe-shaped error; a 5xx is kept under the request's idempotency key), "hang" (no
+    answer), "lost" (done, then the answer is never sent) or "error_after" (done, then a 5xx)."""
 
     def inject(mode: str = "error", *, path_prefix: str = "/v1/", method: str = "POST", count: int = 100,
                status: int = 500, seconds: float = 5) -> None:
