@@ -1,13 +1,16 @@
 """Helpers for tests that drive the emulator, or Stripe test mode, through the real SDK.
 
 Nothing here knows it talks to the emulator: `advance_test_clock` is what a
-test against Stripe test mode does too (advance, then poll until ready).
+test against Stripe test mode does too (advance, then poll until ready), and
+`WebhookReceiver` verifies deliveries as the product's webhook endpoint does.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import stripe
@@ -45,3 +48,44 @@ def advance_test_clock(client: stripe.StripeClient, clock_id: str, frozen_time: 
 
     wait_until(is_ready, timeout)
     return ready[0]
+
+
+class WebhookReceiver:
+    """A webhook endpoint at `url` (on 127.0.0.1, serving in a thread) that verifies each delivery's
+    Stripe-Signature with stripe.Webhook.construct_event, as the product does, and records the signature
+    header and the event it verified to. A delivery that does not verify is not recorded and is not answered
+    200. `secret` may be set after it starts (Stripe shows an endpoint's secret only once it is created).
+    close() stops it."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.deliveries: list[tuple[str, stripe.Event]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                payload = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                signature = self.headers["Stripe-Signature"]
+                event = stripe.Webhook.construct_event(payload, signature, receiver.secret)
+                receiver.deliveries.append((signature, event))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    @property
+    def events(self) -> list[stripe.Event]:
+        return [event for _, event in self.deliveries]
+
+    def types(self) -> list[str]:
+        return [event.type for event in self.events]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

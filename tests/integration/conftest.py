@@ -1,17 +1,21 @@
 """Fixtures of the integration suites: a private Stripe emulator for the
-emulator's own tests, and DynamoDB read back for the consistency checks."""
+emulator's own tests, DynamoDB read back for the consistency checks, and
+local gateways started on a template of the test's own."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 import stripe
 
+from local.gateway import Gateway
 from local.stripe_emulator import EmulatorHandle, start_in_thread
 from local.stripe_emulator.testing import client_for
+from local.template import load_template
 
 
 @pytest.fixture
@@ -25,6 +29,25 @@ def emulator() -> Iterator[EmulatorHandle]:
 @pytest.fixture
 def client(emulator: EmulatorHandle) -> stripe.StripeClient:
     return client_for(emulator.url)
+
+
+@pytest.fixture
+def start_gateway_from() -> Iterator[Callable[..., Gateway]]:
+    """start_gateway_from(template, *, serve=True, **options): a Gateway on the template file at a free port,
+    `options` being Gateway's keyword arguments, serving in a thread unless serve=False (the test then starts it
+    itself). Every gateway made is shut down after the test."""
+    started: list[Gateway] = []
+
+    def start(template: Path, *, serve: bool = True, **options: Any) -> Gateway:
+        gateway = Gateway(load_template(template), port=0, **options)
+        if serve:
+            gateway.start_in_thread()
+        started.append(gateway)
+        return gateway
+
+    yield start
+    for gateway in started:
+        gateway.shutdown()
 
 
 @pytest.fixture

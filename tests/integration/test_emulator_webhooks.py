@@ -6,59 +6,28 @@ the product does, so a copy with a bad signature fails the test.
 
 from __future__ import annotations
 
-import threading
 import urllib.error
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import stripe
 
 from local.stripe_emulator import EmulatorHandle, start_in_thread
-from local.stripe_emulator.testing import client_for
+from local.stripe_emulator.testing import WebhookReceiver, client_for
 from tests.conftest import emulator_call
 
 SECRET = "whsec_bad_day_secret"
 
 
-class Receiver:
-    """Records each delivery's signature header and the event it verified to."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[tuple[str, stripe.Event]] = []
-        deliveries = self.deliveries
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                payload = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                signature = self.headers["Stripe-Signature"]
-                deliveries.append((signature, stripe.Webhook.construct_event(payload, signature, SECRET)))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def types(self) -> list[str]:
-        return [event.type for _, event in self.deliveries]
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
+def receiver() -> Iterator[WebhookReceiver]:
+    made = WebhookReceiver(SECRET)
     yield made
-    made.server.shutdown()
-    made.server.server_close()
+    made.close()
 
 
 @pytest.fixture
-def emulator(receiver: Receiver) -> Iterator[EmulatorHandle]:
+def emulator(receiver: WebhookReceiver) -> Iterator[EmulatorHandle]:
     handle = start_in_thread(webhook_url=receiver.url, webhook_secret=SECRET)
     yield handle
     handle.stop()
@@ -71,7 +40,7 @@ def flush(handle: EmulatorHandle) -> dict[str, Any]:
 
 
 def test_a_duplicated_event_arrives_twice_with_its_id_and_a_valid_signature_each_time(
-        emulator: EmulatorHandle, receiver: Receiver) -> None:
+        emulator: EmulatorHandle, receiver: WebhookReceiver) -> None:
     assert emulator_call(emulator, "POST", "/_emulator/deliveries/mode", {"duplicate": 1}) == {
         "duplicate": 1, "reorder": False}
     client = client_for(emulator.url)
@@ -91,7 +60,7 @@ def test_a_duplicated_event_arrives_twice_with_its_id_and_a_valid_signature_each
 
 
 def test_reordering_delivers_a_later_event_before_an_earlier_one(emulator: EmulatorHandle,
-                                                                 receiver: Receiver) -> None:
+                                                                 receiver: WebhookReceiver) -> None:
     emulator_call(emulator, "POST", "/_emulator/deliveries/mode", {"reorder": True})
     client = client_for(emulator.url)
     product = client.v1.products.create({"name": "First"})
@@ -105,7 +74,7 @@ def test_reordering_delivers_a_later_event_before_an_earlier_one(emulator: Emula
     assert [event.id for _, event in receiver.deliveries] == recorded, "newest first: the reverse of recording"
 
 
-def test_duplicates_and_reordering_together(emulator: EmulatorHandle, receiver: Receiver) -> None:
+def test_duplicates_and_reordering_together(emulator: EmulatorHandle, receiver: WebhookReceiver) -> None:
     emulator_call(emulator, "POST", "/_emulator/deliveries/mode", {"duplicate": 2, "reorder": True})
     client = client_for(emulator.url)
     client.v1.products.create({"name": "First"})
@@ -118,7 +87,7 @@ def test_duplicates_and_reordering_together(emulator: EmulatorHandle, receiver: 
 
 
 def test_the_delivery_mode_is_read_back_refused_when_malformed_and_forgotten_on_reset(
-        emulator: EmulatorHandle, receiver: Receiver) -> None:
+        emulator: EmulatorHandle, receiver: WebhookReceiver) -> None:
     emulator_call(emulator, "POST", "/_emulator/deliveries/mode", {"duplicate": 1})
     assert emulator_call(emulator, "POST", "/_emulator/deliveries/mode", {"reorder": True}) == {
         "duplicate": 1, "reorder": True}

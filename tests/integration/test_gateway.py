@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from local.gateway import Gateway
-from local.template import load_template
 
 TEMPLATE = """
 Parameters:
@@ -187,23 +186,16 @@ def write_project(root: Path, *, cors: bool) -> Path:
 
 
 @pytest.fixture
-def start_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Gateway]]:
+def start_gateway(tmp_path: Path, start_gateway_from: Callable[..., Gateway]) -> Iterator[Callable[..., Gateway]]:
     """Starts the gateway on a fake project in tmp_path; the process environment and modules are restored after."""
     saved_environment = dict(os.environ)
-    started: list[Gateway] = []
 
     def start(*, cors: bool = False, log_requests: bool = False) -> Gateway:
-        template = write_project(tmp_path, cors=cors)
-        gateway = Gateway(load_template(template), port=0, table_names={"EchoTable": "echo-physical"},
-                          parameters={"Secret": "s3cret"}, extra_env={"EXTRA": "from-caller"},
-                          log_requests=log_requests, code_root=tmp_path)
-        gateway.start_in_thread()
-        started.append(gateway)
-        return gateway
+        return start_gateway_from(write_project(tmp_path, cors=cors), table_names={"EchoTable": "echo-physical"},
+                                  parameters={"Secret": "s3cret"}, extra_env={"EXTRA": "from-caller"},
+                                  log_requests=log_requests, code_root=tmp_path)
 
     yield start
-    for gateway in started:
-        gateway.shutdown()
     os.environ.clear()
     os.environ.update(saved_environment)
     for name in [name for name in sys.modules if name.split(".")[0] in FAKE_MODULES]:

@@ -9,7 +9,7 @@ import json
 import re
 import socket
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import pytest
 
 from local.gateway import PAYLOAD_LIMIT_BYTES, Gateway
 from local.stack import TABLE_NAMES
-from local.template import load_template
+from local.template import TEMPLATE_PATH
 from tests.integration.test_gateway import Response, send
 
 ENVELOPE = ('{"success":false,"message":%s,"error":"%s","trace_id":"$context.requestId",'
@@ -96,8 +96,7 @@ def preflight(event, context):
 
 
 @pytest.fixture
-def start_gateway(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
-    started: list[Gateway] = []
+def start_gateway(tmp_path: Path, start_gateway_from: Callable[..., Gateway]) -> Callable[..., Gateway]:
     (tmp_path / "code" / "api_pkg").mkdir(parents=True)
     (tmp_path / "code" / "api_pkg" / "__init__.py").write_text("")
     (tmp_path / "code" / "api_pkg" / "app.py").write_text(textwrap.dedent(HANDLERS))
@@ -106,16 +105,10 @@ def start_gateway(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
               **parameters: str) -> Gateway:
         path = tmp_path / "template.yaml"
         path.write_text(TEMPLATE % {"responses": responses or " {}"})
-        gateway = Gateway(load_template(path), port=0, table_names={}, parameters=parameters, extra_env={},
-                          log_requests=False, code_root=tmp_path)
-        if serve:
-            gateway.start_in_thread()
-        started.append(gateway)
-        return gateway
+        return start_gateway_from(path, serve=serve, table_names={}, parameters=parameters, extra_env={},
+                                  log_requests=False, code_root=tmp_path)
 
-    yield start
-    for gateway in started:
-        gateway.shutdown()
+    return start
 
 
 @pytest.fixture
@@ -171,23 +164,20 @@ def test_without_gateway_responses_api_gateways_own_bodies_are_answered(
     assert (crashed.status, crashed.json) == (502, {"message": "Internal server error"})
 
 
-def test_the_real_templates_gateway_responses_are_the_apis_envelope() -> None:
-    gateway = Gateway(load_template(), port=0, table_names=TABLE_NAMES, parameters={"ThrottlingBurstLimit": "0"},
-                      extra_env={}, log_requests=False)
-    gateway.start_in_thread()
-    try:
-        missing = send(gateway, "GET", "/v1/nothing")
-        assert missing.status == 404
-        assert missing.json["message"] == "Route not found"
-        assert missing.json["error"] == "not_found"
-        assert missing.json["trace_id"] == missing.header("x-amzn-RequestId")
-        assert missing.header("X-Content-Type-Options") == "nosniff"
-        throttled = send(gateway, "GET", "/v1/plans")  # a burst of 0 lets nothing through
-        assert (throttled.status, throttled.json["error"], throttled.header("Retry-After")) == (429, "throttled", "1")
-        too_large = send(gateway, "POST", "/v1/admin/plans", body=b"{" * (PAYLOAD_LIMIT_BYTES + 1))
-        assert (too_large.status, too_large.json["error"]) == (413, "payload_too_large")
-    finally:
-        gateway.shutdown()
+def test_the_real_templates_gateway_responses_are_the_apis_envelope(
+        start_gateway_from: Callable[..., Gateway]) -> None:
+    gateway = start_gateway_from(TEMPLATE_PATH, table_names=TABLE_NAMES, parameters={"ThrottlingBurstLimit": "0"},
+                                 extra_env={}, log_requests=False)
+    missing = send(gateway, "GET", "/v1/nothing")
+    assert missing.status == 404
+    assert missing.json["message"] == "Route not found"
+    assert missing.json["error"] == "not_found"
+    assert missing.json["trace_id"] == missing.header("x-amzn-RequestId")
+    assert missing.header("X-Content-Type-Options") == "nosniff"
+    throttled = send(gateway, "GET", "/v1/plans")  # a burst of 0 lets nothing through
+    assert (throttled.status, throttled.json["error"], throttled.header("Retry-After")) == (429, "throttled", "1")
+    too_large = send(gateway, "POST", "/v1/admin/plans", body=b"{" * (PAYLOAD_LIMIT_BYTES + 1))
+    assert (too_large.status, too_large.json["error"]) == (413, "payload_too_large")
 
 
 # ------------------------------------------------------------ throttling

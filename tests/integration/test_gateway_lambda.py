@@ -7,14 +7,13 @@ import json
 import os
 import textwrap
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local.gateway import Gateway
-from local.template import load_template
 from tests.integration.test_gateway import Response, send
 
 TEMPLATE = """
@@ -133,8 +132,8 @@ raise ImportError("a dependency is missing")
 
 
 @pytest.fixture
-def start_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Gateway]]:
-    started: list[Gateway] = []
+def start_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                  start_gateway_from: Callable[..., Gateway]) -> Callable[..., Gateway]:
     code = tmp_path / "code" / "lambdas"
     code.mkdir(parents=True)
     (code / "__init__.py").write_text("")
@@ -144,16 +143,11 @@ def start_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[C
     monkeypatch.setenv("ONLY_IN_THE_GATEWAY", "the gateway's own process environment")
 
     def start(**options: Any) -> Gateway:
-        gateway = Gateway(load_template(tmp_path / "template.yaml"), port=0, table_names={}, parameters={},
-                          extra_env={"FROM_THE_STACK": "extra"}, log_requests=False, code_root=tmp_path,
-                          **options)
-        gateway.start_in_thread()
-        started.append(gateway)
-        return gateway
+        return start_gateway_from(tmp_path / "template.yaml", table_names={}, parameters={},
+                                  extra_env={"FROM_THE_STACK": "extra"}, log_requests=False, code_root=tmp_path,
+                                  **options)
 
-    yield start
-    for gateway in started:
-        gateway.shutdown()
+    return start
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import stripe
 
 from local.stripe_emulator import EmulatorHandle, start_in_thread
-from local.stripe_emulator.testing import advance_test_clock
+from local.stripe_emulator.testing import WebhookReceiver, advance_test_clock
 from tests.conftest import emulator_call
 
 DAY = 86400
@@ -440,47 +439,21 @@ def _wait_until(condition: Callable[[], bool], timeout: float = 5) -> None:
 # ----------------------------------------------------------- webhooks
 
 
-class Receiver:
-    """A webhook endpoint that verifies signatures as the product will."""
-
-    def __init__(self, secret: str) -> None:
-        self.secret = secret
-        self.events: list[stripe.Event] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                payload = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                signature = self.headers["Stripe-Signature"]
-                receiver.events.append(stripe.Webhook.construct_event(payload, signature, receiver.secret))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Callable[[str], Receiver]]:
-    made: list[Receiver] = []
+def receiver() -> Iterator[Callable[[str], WebhookReceiver]]:
+    made: list[WebhookReceiver] = []
 
-    def make(secret: str) -> Receiver:
-        made.append(Receiver(secret))
+    def make(secret: str) -> WebhookReceiver:
+        made.append(WebhookReceiver(secret))
         return made[-1]
 
     yield make
     for one in made:
-        one.server.shutdown()
-        one.server.server_close()
+        one.close()
 
 
 def test_webhooks_are_signed_like_stripes_and_delivered_in_the_background(
-        receiver: Callable[[str], Receiver]) -> None:
+        receiver: Callable[[str], WebhookReceiver]) -> None:
     secret = "whsec_test_secret"
     endpoint = receiver(secret)
     handle = start_in_thread(webhook_url=endpoint.url, webhook_secret=secret)
@@ -497,8 +470,8 @@ def test_webhooks_are_signed_like_stripes_and_delivered_in_the_background(
         ("customer.created", endpoint.url, 200, 1)]
 
 
-def test_a_webhook_endpoint_made_through_the_api_gets_only_its_events(emulator: EmulatorHandle,
-                                                                      receiver: Callable[[str], Receiver]) -> None:
+def test_a_webhook_endpoint_made_through_the_api_gets_only_its_events(
+        emulator: EmulatorHandle, receiver: Callable[[str], WebhookReceiver]) -> None:
     client = sdk(emulator)
     endpoint = receiver("whsec_unknown_until_created")
     created = client.v1.webhook_endpoints.create({"url": endpoint.url, "enabled_events": ["product.created"]})
