@@ -30,7 +30,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from saas_core import cors, deadline, request_body
+from saas_core import cors, deadline, request_body, tracing
 from saas_core.access import ANONYMOUS, Access, MembershipLookup, Principal, Role, authorize
 from saas_core.clock import iso, utc_now
 from saas_core.errors import AppError, InvalidInput, NotFound
@@ -40,7 +40,6 @@ logger = Logger()
 
 T = TypeVar("T")
 
-_trace_id: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="")
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal", default=ANONYMOUS)
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -84,7 +83,7 @@ def ok(data: T, message: str | None = None) -> Envelope[T]:
 
 
 def trace_id() -> str:
-    return _trace_id.get() or str(uuid.uuid4())
+    return tracing.trace_id()
 
 
 def current_principal() -> Principal:
@@ -152,7 +151,8 @@ def _field_errors(exc: RequestValidationError) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for item in exc.errors():
         location = [str(part) for part in item.get("loc", ()) if part not in ("body", "query", "path", "header")]
-        errors.setdefault(".".join(location) or "body", []).append(str(item.get("msg", "is invalid")))
+        message = str(item.get("msg", "is invalid")).removeprefix("Value error, ")
+        errors.setdefault(".".join(location) or "body", []).append(message)
     return errors
 
 
@@ -206,19 +206,15 @@ class ApiApp(APIGatewayRestResolver):
     def lambda_handler(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_context = event.get("requestContext") or {}
         request_id = request_context.get("requestId") or str(uuid.uuid4())
-        trace_token = _trace_id.set(request_id)
         logger.set_correlation_id(request_id)
-        try:
-            with deadline.within(context, _epoch_ms(request_context.get("requestTimeEpoch"))):
-                try:
-                    response = self._handle(event, context)
-                except Exception:
-                    # Whatever failed (a claim, DynamoDB, a bug), the caller gets the envelope's 500.
-                    logger.exception("unhandled error")
-                    response = self.proxy_response(500, error_body(AppError("Internal server error")))
+        with tracing.serving(request_id), deadline.within(context, _epoch_ms(request_context.get("requestTimeEpoch"))):
+            try:
+                response = self._handle(event, context)
+            except Exception:
+                # Whatever failed (a claim, DynamoDB, a bug), the caller gets the envelope's 500.
+                logger.exception("unhandled error")
+                response = self.proxy_response(500, error_body(AppError("Internal server error")))
             return self._with_standard_headers(response, event)
-        finally:
-            _trace_id.reset(trace_token)
 
     def _handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         try:

@@ -6,10 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 
 from saas_core.access import Role
-from saas_core.clock import parse_iso
+from saas_core.clock import iso, parse_iso, utc_now
 from saas_core.models.common import Email, Name, PlanId, Slug, StrictInput, single_line
 from saas_core.models.plans import BillingCycle, Limit, PlanRef, PlanType
 
@@ -44,6 +44,27 @@ class TenantIn(StrictInput):
     chargeable: bool = Field(default=True, description="Bill in the live Stripe account (else the test one)")
 
 
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+                   AfterValidator(single_line)]
+STATUSES_NEEDING_A_REASON = frozenset({TenantStatus.SUSPENDED, TenantStatus.INACTIVE})
+
+
+class TenantStatusIn(StrictInput):
+    """PUT /v1/admin/tenants/{tenant_id}/status. A reason is required to suspend or deactivate."""
+
+    status: TenantStatus
+    reason: Reason | None = Field(default=None, validate_default=True,
+                                  description="Required for suspended and inactive")
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_when_refusing_access(cls, reason: str | None, info: ValidationInfo) -> str | None:
+        status = info.data.get("status")
+        if status in STATUSES_NEEDING_A_REASON and not reason:
+            raise ValueError(f"is required to make a tenant {status.value}")
+        return reason
+
+
 class Member(BaseModel):
     tenant_id: str
     email: str
@@ -69,6 +90,17 @@ class Subscription(BaseModel):
     created_at: str
 
 
+class PendingChange(BaseModel):
+    """A plan change Stripe will make at the end of the current period (a subscription schedule)."""
+
+    schedule_id: str
+    plan_id: str
+    plan_version: str
+    price_id: str
+    billing_cycle: BillingCycle
+    starts_at: str
+
+
 class Tenant(BaseModel):
     """A tenant as stored."""
 
@@ -84,6 +116,9 @@ class Tenant(BaseModel):
     chargeable: bool = True
     stripe_customer_id: str | None = None
     subscription: Subscription | None = None
+    pending_change: PendingChange | None = None
+    status_reason: str | None = None
+    subdomain_activated_at: str | None = None
     members_count: int = 0
     subscriptions_count: int = 0
     version: int = 1
@@ -98,6 +133,19 @@ class Tenant(BaseModel):
     @property
     def has_active_subscription(self) -> bool:
         return self.subscription is not None and self.subscription.status in LIVE_SUBSCRIPTION_STATUSES
+
+    @property
+    def is_on_trial(self) -> bool:
+        return self.subscription is not None and self.subscription.status == "trialing"
+
+    @property
+    def admits_members(self) -> bool:
+        """Suspended and inactive tenants keep their records but let no member in."""
+        return self.status not in (TenantStatus.SUSPENDED, TenantStatus.INACTIVE)
+
+    def changed(self, **fields: object) -> Tenant:
+        """The tenant with `fields` changed: the next version, updated now."""
+        return self.model_copy(update={**fields, "version": self.version + 1, "updated_at": iso(utc_now())})
 
     def trial_days_remaining(self, now: datetime) -> int:
         """Whole days left, a started day counting as one (seed 002's figure)."""

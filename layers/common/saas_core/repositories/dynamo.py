@@ -22,7 +22,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from saas_core import deadline
+from saas_core import deadline, tracing
 from saas_core.access import Principal
 from saas_core.clock import iso, utc_now
 from saas_core.errors import AppError, Conflict
@@ -231,4 +231,5 @@ def audit(table: str, pk: str, *, actor: Principal, action: str, before: Mapping
         "before": dict(before) if before is not None else None,
         "after": dict(after) if after is not None else None,
         "reason": reason,
+        "trace_id": tracing.current_trace_id(),
     })

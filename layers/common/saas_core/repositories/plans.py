@@ -10,15 +10,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from saas_core.access import Principal
-from saas_core.clock import iso, parse_iso, utc_now
 from saas_core.errors import AppError, BadRequest, Conflict, NotEligible, NotFound
 from saas_core.models.plans import Plan
-from saas_core.repositories import dynamo
+from saas_core.repositories import dynamo, holds
 from saas_core.settings import get_settings
 
 PLAN_SK = "PLAN"
@@ -99,87 +97,42 @@ def _version_write(plan: Plan) -> dynamo.Write:
 # repairs Stripe. A new plan is first written as a `pending` reservation,
 # invisible to every read, until its Stripe objects exist.
 
-HOLD_SECONDS = 120  # longer than any invocation: a live hold is another request at work
-_PENDING = {"#pending": "pending"}
+# A held plan is on the `held_until` index under this partition (see holds.py).
+HELD_PLAN = "plan_hold"
+Pending = holds.Pending
 
 
 class PlanReserved(Conflict):
     """The plan id is held by a create that has not finished."""
 
 
-@dataclass(frozen=True)
-class Pending:
-    change: str
-    kind: str  # "create", "update" or "delete"
-    expires_at: str
-    # Earlier changes that died before Stripe was put right: the holder repairs them first.
-    repair: tuple[str, ...] = ()
-
-    def in_progress(self, now: datetime) -> bool:
-        return parse_iso(self.expires_at) > now
-
-    def left_to_repair(self) -> list[str]:
-        """What the next holder inherits when this hold was left behind."""
-        return [*self.repair, self.change]
-
-
-def _pending(change: str, kind: str, repair: list[str] | None = None) -> dict[str, Any]:
-    return {"change": change, "kind": kind, "expires_at": iso(utc_now() + timedelta(seconds=HOLD_SECONDS)),
-            "repair": list(repair or [])}
-
-
 def expired_holds(now: datetime, limit: int) -> list[str]:
     """Ids of plans whose hold has expired: a change or a create that died midway."""
-    response = dynamo.client().query(
-        TableName=_table(), IndexName="held_until", Limit=limit,
-        KeyConditionExpression="#held = :kind AND #until < :now", ExpressionAttributeNames=_HELD,
-        ExpressionAttributeValues={":kind": {"S": HELD_PLAN}, ":now": {"S": iso(now)}},
-    )
-    return [str(dynamo.from_item(item)["pk"]).removeprefix("PLAN#") for item in response.get("Items", [])]
+    return [pk.removeprefix("PLAN#") for pk in holds.expired(_table(), HELD_PLAN, now, limit)]
 
 
 def pending_of(plan_id: str) -> Pending | None:
-    item = dynamo.get(_table(), plan_pk(plan_id), PLAN_SK)
-    held = (item or {}).get("pending")
-    if not isinstance(held, dict):
-        return None
-    return Pending(change=held["change"], kind=held["kind"], expires_at=held["expires_at"],
-                   repair=tuple(held.get("repair") or ()))
-
-
-# A held plan is also on the `held_until` index (partition HELD_PLAN), by the time its hold
-# expires: the sweeper reads the expired ones there.
-HELD_PLAN = "plan_hold"
-_HELD = {"#held": "held", "#until": "held_until"}
+    return holds.pending_in(dynamo.get(_table(), plan_pk(plan_id), PLAN_SK))
 
 
 def reserve(plan: Plan, change: str) -> None:
     """Hold a new plan's id while its Stripe objects are made."""
-    pending = _pending(change, "create")
-    dynamo.execute(dynamo.put(_table(), {"pk": plan_pk(plan.id), "sk": PLAN_SK, "kind": "plan_reservation",
-                                         "pending": pending, "held": HELD_PLAN, "held_until": pending["expires_at"]},
-                              condition="attribute_not_exists(pk)",
-                              on_condition_failed=PlanReserved(f"Plan {plan.id} is already being created")))
+    dynamo.execute(dynamo.put(
+        _table(), {"pk": plan_pk(plan.id), "sk": PLAN_SK, "kind": "plan_reservation",
+                   **holds.index_attributes(holds.new_pending(change, "create"), HELD_PLAN)},
+        condition="attribute_not_exists(pk)",
+        on_condition_failed=PlanReserved(f"Plan {plan.id} is already being created")))
 
 
 def take_over(plan_id: str, previous: Pending, change: str, kind: str) -> None:
     """A new change takes a hold whose own change stopped (it expired)."""
-    pending = _pending(change, kind)
-    dynamo.execute(dynamo.update(
-        _table(), plan_pk(plan_id), PLAN_SK, "SET #pending = :new, #until = :until",
-        names={**_PENDING, "#change": "change", "#until": "held_until"},
-        values={":new": pending, ":previous": previous.change, ":until": pending["expires_at"]},
-        condition="#pending.#change = :previous",
-        on_condition_failed=Conflict("Another change to this plan started meanwhile; retry")))
-
-
-def _same_change(change: str) -> tuple[str, dict[str, str], dict[str, Any]]:
-    return "#pending.#change = :change", {**_PENDING, "#change": "change"}, {":change": change}
+    dynamo.execute(holds.take_over(_table(), plan_pk(plan_id), PLAN_SK, previous, holds.new_pending(change, kind),
+                                   Conflict("Another change to this plan started meanwhile; retry")))
 
 
 def create(plan: Plan, actor: Principal, change: str) -> None:
     """Turn the reservation into the plan, with its first price version and audit."""
-    condition, names, values = _same_change(change)
+    condition, names, values = holds.same_change(change)
     dynamo.transact([
         dynamo.put(_table(), _item(plan), condition=condition, names=names, condition_values=values,
                    on_condition_failed=Conflict("Another request took over this plan's creation; retry")),
@@ -190,7 +143,7 @@ def create(plan: Plan, actor: Principal, change: str) -> None:
 
 
 def drop_reservation(plan_id: str, change: str) -> None:
-    condition, names, values = _same_change(change)
+    condition, names, values = holds.same_change(change)
     dynamo.execute(dynamo.delete(_table(), plan_pk(plan_id), PLAN_SK, condition=condition, names=names,
                                  values=values, on_condition_failed=Conflict("The plan's creation was taken over")))
 
@@ -198,18 +151,14 @@ def drop_reservation(plan_id: str, change: str) -> None:
 def hold(plan: Plan, change: str, kind: str, repair: list[str]) -> None:
     """Hold a plan for one change (update or delete) if nobody changed it since it was read and
     no other change holds it. A delete also needs no subscriber, and then no tenant can take one."""
-    condition = ("version = :expected AND (attribute_not_exists(#pending) OR #pending.#expires < :now)")
-    held = _pending(change, kind, repair)
-    values: dict[str, Any] = {":expected": plan.version, ":now": iso(utc_now()), ":held": held,
-                              ":kind": HELD_PLAN, ":until": held["expires_at"]}
+    condition = f"version = :expected AND {holds.FREE}"
+    values: dict[str, Any] = {":expected": plan.version}
     if kind == "delete":
         condition += " AND (attribute_not_exists(active_subscriptions) OR active_subscriptions = :zero)"
         values[":zero"] = 0
     try:
-        dynamo.execute(dynamo.update(_table(), plan_pk(plan.id), PLAN_SK,
-                                     "SET #pending = :held, #held = :kind, #until = :until",
-                                     names={**_PENDING, **_HELD, "#expires": "expires_at"}, values=values,
-                                     condition=condition))
+        dynamo.execute(holds.hold(_table(), plan_pk(plan.id), PLAN_SK, holds.new_pending(change, kind, repair),
+                                  HELD_PLAN, condition=condition, values=values))
     except Conflict:
         raise _why_not_held(plan, kind) from None
 
@@ -226,10 +175,7 @@ def _why_not_held(plan: Plan, kind: str) -> AppError:
 
 
 def release_hold(plan_id: str, change: str) -> None:
-    condition, names, values = _same_change(change)
-    dynamo.execute(dynamo.update(_table(), plan_pk(plan_id), PLAN_SK, "REMOVE #pending, #held, #until",
-                                 names={**names, **_HELD}, values=values, condition=condition,
-                                 on_condition_failed=Conflict("The plan's hold was taken over")))
+    dynamo.execute(holds.release(_table(), plan_pk(plan_id), PLAN_SK, change, "plan"))
 
 
 def save_edit(before: Plan, after: Plan, actor: Principal, *, new_version: bool, change: str | None) -> None:
@@ -243,10 +189,10 @@ def save_edit(before: Plan, after: Plan, actor: Principal, *, new_version: bool,
     expression = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
     condition = "attribute_exists(pk) AND version = :expected"
     if change is not None:
-        held, held_names, held_values = _same_change(change)
+        held, held_names, held_values = holds.same_change(change)
         condition += f" AND {held}"
-        expression += " REMOVE #pending, #held, #until"
-        names |= held_names | _HELD
+        expression += f" {holds.RELEASE}"
+        names |= holds.RELEASE_NAMES | held_names
         values |= held_values
     writes = [
         dynamo.update(_table(), plan_pk(before.id), PLAN_SK, expression, names=names, values=values,
@@ -262,7 +208,7 @@ def save_edit(before: Plan, after: Plan, actor: Principal, *, new_version: bool,
 
 def delete(plan: Plan, actor: Principal, change: str) -> None:
     """Delete a plan this change holds (no tenant can have subscribed since the hold)."""
-    condition, names, values = _same_change(change)
+    condition, names, values = holds.same_change(change)
     dynamo.transact([
         dynamo.delete(_table(), plan_pk(plan.id), PLAN_SK, condition=condition, names=names, values=values,
                       on_condition_failed=Conflict("The plan's hold was taken over; retry")),
@@ -279,7 +225,7 @@ def take_place(plan_id: str) -> dynamo.Write:
     its Stripe objects are repaired (its prices may still be archived)."""
     return dynamo.update(
         _table(), plan_pk(plan_id), PLAN_SK, "ADD active_subscriptions :one",
-        names={**_PENDING, "#kind": "kind"},
+        names={"#pending": "pending", "#kind": "kind"},
         values={":one": 1, ":true": True, ":false": False, ":delete": "delete"},
         condition=("attribute_exists(catalog_order) AND is_active = :true AND is_archived = :false AND "
                    "(attribute_not_exists(#pending) OR #pending.#kind <> :delete)"),

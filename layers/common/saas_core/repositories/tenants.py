@@ -10,13 +10,12 @@ from typing import Any
 
 from saas_core.access import Principal, Role
 from saas_core.clock import iso, parse_iso, utc_now
-from saas_core.errors import Conflict, NotFound
-from saas_core.models.tenants import Member, Subscription, Tenant
-from saas_core.repositories import dynamo
+from saas_core.errors import Conflict, Forbidden, NotFound
+from saas_core.models.tenants import Member, Subscription, Tenant, TenantStatus
+from saas_core.repositories import dynamo, tenant_index
 from saas_core.settings import get_settings
 
 TENANT_SK = "TENANT"
-STATS_SHARDS = 8
 RECENT_SUBSCRIPTIONS = 20
 
 
@@ -61,68 +60,6 @@ def _subscription_item(tenant_id: str, subscription: Subscription) -> dict[str, 
     }
 
 
-# --------------------------------------------------------------- listing
-
-def listing_facets(tenant: Tenant) -> list[str]:
-    """The facet partitions a tenant is listed under (admin list filters).
-
-    Each facet row carries one sort key per sortable field, indexed by the
-    facet_by_* GSIs, so a filtered, sorted page is one Query. Filters not
-    covered by a facet narrow the best facet with a FilterExpression.
-    """
-    has_subscription = "true" if tenant.has_active_subscription else "false"
-    return [
-        "all",
-        f"type={tenant.type.value}",
-        f"status={tenant.status.value}",
-        f"plan={tenant.plan_id}",
-        f"has_subscription={has_subscription}",
-        f"type={tenant.type.value}&status={tenant.status.value}",
-    ]
-
-
-def _facet_items(tenant: Tenant) -> list[dict[str, Any]]:
-    suffix = f"{tenant.created_at}#{tenant.id}"
-    summary = {
-        "tenant_id": tenant.id, "name": tenant.name, "email": tenant.email, "type": tenant.type.value,
-        "status": tenant.status.value, "plan_id": tenant.plan_id, "created_at": tenant.created_at,
-        "subdomain_preference": tenant.subdomain_preference,
-        "has_active_subscription": tenant.has_active_subscription,
-    }
-    return [{
-        "pk": f"FACET#{facet}", "sk": suffix, "facet": facet, "kind": "facet",
-        "by_name": f"{tenant.name.lower()}#{suffix}", "by_email": f"{tenant.email}#{suffix}",
-        "by_status": f"{tenant.status.value}#{suffix}", "by_type": f"{tenant.type.value}#{suffix}",
-        **summary,
-    } for facet in listing_facets(tenant)]
-
-
-# ------------------------------------------------------------ statistics
-
-def stats_shard(tenant_id: str) -> str:
-    # Sharded so concurrent signups do not all contend on one item; readers
-    # sum STATS_SHARDS items.
-    shard = int(hashlib.sha256(tenant_id.encode()).hexdigest(), 16) % STATS_SHARDS
-    return f"STATS#{shard}"
-
-
-def _counter_names(tenant: Tenant) -> list[str]:
-    names = ["tenants", f"type_{tenant.type.value}", f"status_{tenant.status.value}"]
-    if tenant.has_active_subscription:
-        names += ["with_active_subscription", f"plan_{tenant.plan_id}"]
-    if tenant.subscription is not None and tenant.subscription.status == "trialing":
-        names.append("on_trial")
-    return names
-
-
-def _count(tenant: Tenant, delta: int) -> dynamo.Write:
-    counters = _counter_names(tenant)
-    names = {f"#c{i}": name for i, name in enumerate(counters)}
-    expression = "ADD " + ", ".join(f"#c{i} :delta" for i in range(len(counters)))
-    return dynamo.update(_table(), stats_shard(tenant.id), "TENANTS", expression, names=names,
-                         values={":delta": delta})
-
-
 # ----------------------------------------------------------------- reads
 
 def get(tenant_id: str) -> Tenant | None:
@@ -159,7 +96,24 @@ def subscriptions(tenant_id: str, limit: int = RECENT_SUBSCRIPTIONS) -> list[Sub
 
 
 def membership_role(tenant_id: str, principal: Principal) -> Role | None:
-    """The role of the member this principal speaks for (API.md, Identity of members)."""
+    """The role of the member this principal speaks for (API.md, Identity of members).
+
+    A member of a deleted tenant finds nothing (404); of a suspended or inactive one, a
+    refusal naming why (403). Someone who is not a member learns neither.
+    """
+    role = _role(tenant_id, principal)
+    if role is None:
+        return None
+    tenant = dynamo.get(_table(), tenant_pk(tenant_id), TENANT_SK)
+    if tenant is None or tenant.get("deleted_at"):
+        raise NotFound("Tenant not found")
+    status = TenantStatus(tenant["status"])
+    if status in (TenantStatus.SUSPENDED, TenantStatus.INACTIVE):
+        raise Forbidden(f"This tenant is {status.value}: its members cannot use it until an admin reactivates it")
+    return role
+
+
+def _role(tenant_id: str, principal: Principal) -> Role | None:
     email = principal.identity_email
     if email:
         item = dynamo.get(_table(), tenant_pk(tenant_id), member_sk(email))
@@ -173,6 +127,59 @@ def membership_role(tenant_id: str, principal: Principal) -> Role | None:
     )
     items = response.get("Items", [])
     return Role(dynamo.from_item(items[0])["role"]) if items else None
+
+
+# ------------------------------------------------------ changing a tenant
+
+@dataclass(frozen=True)
+class TenantChange:
+    """One change of a tenant, as the tenant before and after, who made it and why.
+
+    `save` writes it in one transaction: the tenant (if nobody changed it since
+    `before` was read), the listing rows and statistics that differ, the place on
+    each plan the change moves, subscription history rows, the audit record, and
+    any `extra` writes the change needs.
+    """
+
+    before: Tenant
+    after: Tenant
+    actor: Principal
+    action: str
+    reason: str | None = None
+    history: tuple[Subscription, ...] = ()
+    extra: tuple[dynamo.Write, ...] = ()
+
+
+def save(change: TenantChange) -> None:
+    before, after = change.before, change.after
+    if after.version != before.version + 1:
+        raise ValueError("a change moves the tenant's version by one")
+    table = _table()
+    dynamo.transact([
+        dynamo.put(table, _tenant_item(after), condition="version = :expected AND attribute_not_exists(deleted_at)",
+                   condition_values={":expected": before.version},
+                   on_condition_failed=Conflict("The tenant was changed meanwhile; reload and retry")),
+        *_plan_places(before, after),
+        *(dynamo.put(table, _subscription_item(after.id, subscription)) for subscription in change.history),
+        dynamo.audit(table, tenant_pk(after.id), actor=change.actor, action=change.action,
+                     before=_record(before), after=_record(after), reason=change.reason),
+        *tenant_index.writes(table, before, after),
+        *change.extra,
+    ])
+
+
+def _live_plan(tenant: Tenant) -> str | None:
+    """The plan whose subscriber count this tenant is part of."""
+    return tenant.plan_id if tenant.has_active_subscription and tenant.deleted_at is None else None
+
+
+def _plan_places(before: Tenant, after: Tenant) -> list[dynamo.Write]:
+    left, joined = _live_plan(before), _live_plan(after)
+    if left == joined:
+        return []
+    from saas_core.repositories import plans
+
+    return ([plans.give_back_place(left)] if left else []) + ([plans.take_place(joined)] if joined else [])
 
 
 # ------------------------------------------------------ creating a tenant
@@ -314,14 +321,13 @@ def activate(tenant: Tenant, owner: Member, actor: Principal, attempt: str) -> N
                    on_condition_failed=Conflict("Another request took over this tenant's creation; retry")),
         dynamo.put(table, _member_item(owner)),
         dynamo.put(table, _subscription_item(tenant.id, tenant.subscription)),
-        _count(tenant, +1),
         dynamo.audit(table, tenant_pk(tenant.id), actor=actor, action="tenant.created", before=None,
                      after=_record(tenant)),
+        *tenant_index.writes(table, None, tenant),
     ]
     if tenant.stripe_customer_id:
         writes.append(dynamo.put(table, {"pk": f"STRIPE_CUSTOMER#{tenant.stripe_customer_id}", "sk": "TENANT",
                                          "tenant_id": tenant.id}))
-    writes += [dynamo.put(table, item) for item in _facet_items(tenant)]
     # A retry of this very request (botocore's, after a timeout) is a no-op for DynamoDB.
     dynamo.transact(writes, client_token=_client_token(tenant.id, attempt))
 
