@@ -101,13 +101,16 @@ class Choice(Spec):
 
 @dataclass(frozen=True)
 class Timestamp(Spec):
-    """A unix time; some fields also take the word `now`."""
+    """A unix time; some fields also take words (`now`, `min_period_end`), some may be unset with ""."""
 
-    now_allowed: bool = False
+    words: tuple[str, ...] = ()
+    unsettable: bool = False
 
-    def coerce(self, value: Any, name: str) -> int | str:
-        if self.now_allowed and value == "now":
-            return "now"
+    def coerce(self, value: Any, name: str) -> int | str | None:
+        if value == "" and self.unsettable:
+            return None
+        if isinstance(value, str) and value in self.words:
+            return value
         return Integer(minimum=0).coerce(value, name)
 
 

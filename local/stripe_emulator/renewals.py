@@ -1,6 +1,6 @@
 """What happens as time passes: trials end, periods roll over and are
-invoiced, cancellations at period end take effect, unpaid first invoices
-expire, sent invoices fall overdue.
+invoiced, cancellations (`cancel_at`, at period end) take effect, unpaid
+first invoices expire, sent invoices fall overdue.
 
 Time passes in two ways: wall time, for customers without a test clock (what
 fell due is run at the next API request, `run_wall_time`), and a test clock's
@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.stripe_emulator import invoices, subscription_billing, subscriptions
+from local.stripe_emulator import invoices, subscription_billing, subscription_cancellation, subscriptions
 from local.stripe_emulator.clock import DAY
 from local.stripe_emulator.store import Account, StripeObject
 
@@ -121,6 +121,10 @@ def _next_step(account: Account, subscription: StripeObject) -> tuple[int, Step]
     """The subscription's next scheduled change, if any. Each step changes what this returns."""
     status = subscription["status"]
     steps: list[tuple[int, Step]] = []
+    # Listed before what else falls due at the same moment: a cancellation at period end ends the
+    # subscription instead of renewing it.
+    if status == "trialing" or status in RENEWING:
+        steps += _cancellation_due(subscription)
     if status == "trialing":
         if not account.private_of(subscription["id"]).get("trial_will_end_sent"):
             steps.append((max(subscription["trial_end"] - TRIAL_WILL_END_NOTICE, subscription["trial_start"]),
@@ -134,6 +138,14 @@ def _next_step(account: Account, subscription: StripeObject) -> tuple[int, Step]
         if status == "active" and overdue_at is not None:
             steps.append((overdue_at, _fall_overdue))
     return min(steps, key=lambda step: step[0]) if steps else None
+
+
+def _cancellation_due(subscription: StripeObject) -> list[tuple[int, Step]]:
+    """`cancel_at` once the current period reaches it (a later one is prorated when its period is invoiced)."""
+    cancel_at = subscription["cancel_at"]
+    if cancel_at is None or cancel_at > subscriptions.current_period(subscription)[1]:
+        return []
+    return [(cancel_at, subscription_cancellation.end_as_requested)]
 
 
 def _overdue_at(account: Account, subscription: StripeObject) -> int | None:
@@ -160,10 +172,6 @@ def _end_trial(account: Account, subscription: StripeObject) -> None:
 
 def _renew(account: Account, subscription: StripeObject) -> None:
     ended = subscriptions.current_period(subscription)
-    cancel_at = subscription["cancel_at"]
-    if subscription["cancel_at_period_end"] or (cancel_at is not None and cancel_at <= ended[1]):
-        subscriptions.end_now(account, subscription)
-        return
     before = copy.deepcopy(subscription)
     subscriptions.set_period(subscription, subscriptions.next_period(subscription, ended[1]))
     subscription_billing.invoice_period(account, subscription, reason="subscription_cycle", charge=True, closes=ended)

@@ -15,40 +15,85 @@ from local.stripe_emulator.subscriptions import (
     item_amount,
     items_of,
     period_charge,
-    prorated,
+    share,
 )
 
 
+def billed_until(account: Account, subscription: StripeObject) -> int:
+    """How far the current period is paid for: its end, or the earlier `cancel_at` already credited."""
+    end = current_period(subscription)[1]
+    book = account.private_of(subscription["id"]).get("billed_until")
+    return int(book[1]) if book and book[0] == end else end
+
+
+def set_billed_until(account: Account, subscription: StripeObject, until: int) -> None:
+    """Recorded against the current period's end, so a new period starts paid in full."""
+    account.private_of(subscription["id"])["billed_until"] = (current_period(subscription)[1], until)
+
+
+def _span_share(item: StripeObject, period: tuple[int, int], span: tuple[int, int]) -> int:
+    """The item's share for `span` of `period`, to the second (Stripe's proration formula)."""
+    start, end = period
+    return share(item_amount(item), min(max(0, span[1] - span[0]), end - start), end - start)
+
+
 def credit_unused(account: Account, subscription: StripeObject, item: StripeObject, period: tuple[int, int],
-                  at: int) -> None:
-    amount = prorated(item_amount(item), period, at)
+                  span: tuple[int, int]) -> None:
+    """A credit for the part of `period` from span[0] to span[1] that the item no longer uses."""
+    amount = _span_share(item, period, span)
     if amount:
-        invoices.add_pending_item(account, subscription, item, amount=-amount, period=(at, period[1]),
-                                  description=f"Unused time on {_item_label(account, item)} after {day_label(at)}")
+        invoices.add_pending_item(account, subscription, item, amount=-amount, period=span,
+                                  description=f"Unused time on {_item_label(account, item)} after "
+                                              f"{day_label(span[0])}")
 
 
 def charge_remaining(account: Account, subscription: StripeObject, item: StripeObject, period: tuple[int, int],
-                     at: int) -> None:
-    amount = prorated(item_amount(item), period, at)
+                     span: tuple[int, int]) -> None:
+    """A debit for the part of `period` from span[0] to span[1] that the item now uses."""
+    amount = _span_share(item, period, span)
     if amount:
-        invoices.add_pending_item(account, subscription, item, amount=amount, period=(at, period[1]),
-                                  description=f"Remaining time on {_item_label(account, item)} after {day_label(at)}")
+        invoices.add_pending_item(account, subscription, item, amount=amount, period=span,
+                                  description=f"Remaining time on {_item_label(account, item)} after "
+                                              f"{day_label(span[0])}")
 
 
 def _item_label(account: Account, item: StripeObject) -> str:
     return f"{item['quantity']} × {invoices.product_name(account, item['price'])}"
 
 
-def credit_unused_time(account: Account, subscription: StripeObject) -> None:
-    at, period = account.now(), current_period(subscription)
+def credit_unused_time(account: Account, subscription: StripeObject, at: int) -> None:
+    """Every item's unused time from `at` to what was paid for."""
+    period = current_period(subscription)
+    span = (at, billed_until(account, subscription))
     for item in items_of(subscription):
-        credit_unused(account, subscription, item, period, at)
+        credit_unused(account, subscription, item, period, span)
+    set_billed_until(account, subscription, at)
+
+
+def move_billed_until(account: Account, subscription: StripeObject, until: int) -> None:
+    """A cancellation moved within the current period: credit the time given up, or charge the time added."""
+    period, paid = current_period(subscription), billed_until(account, subscription)
+    for item in items_of(subscription):
+        if until < paid:
+            credit_unused(account, subscription, item, period, (until, paid))
+        elif until > paid:
+            charge_remaining(account, subscription, item, period, (paid, until))
+    set_billed_until(account, subscription, until)
+
+
+def _credit_after_cancel_at(account: Account, subscription: StripeObject) -> None:
+    """A period that `cancel_at` cuts short is billed in full with a credit for the rest: Stripe's
+    "if set during a future period, this will always cause a proration for that period"."""
+    cancel_at, period = subscription["cancel_at"], current_period(subscription)
+    if cancel_at is not None and period[0] < cancel_at < period[1]:
+        move_billed_until(account, subscription, cancel_at)
 
 
 def invoice_period(account: Account, subscription: StripeObject, *, reason: str, charge: bool,
                    closes: tuple[int, int]) -> StripeObject:
     """Invoice the current period in advance, with any pending prorations; `closes` is the
     span the invoice reports as its own period (the one just ended, as on Stripe)."""
+    _credit_after_cancel_at(account, subscription)
     period = current_period(subscription)
     prorate_stub = account.private_of(subscription["id"]).get("prorate_stub", True)
     lines = [invoices.line(account, subscription_id=subscription["id"], item_id=item["id"], price=item["price"],
@@ -73,12 +118,13 @@ def finish_invoice(account: Account, subscription: StripeObject, invoice: Stripe
         subscription["status"] = "past_due"
 
 
-def invoice_prorations_now(account: Account, subscription: StripeObject, *, charge: bool) -> None:
+def invoice_prorations_now(account: Account, subscription: StripeObject, *, charge: bool,
+                           reason: str = "subscription_update") -> None:
+    """An invoice of the subscription's pending prorations, if it has any."""
     lines = invoices.pending_lines(account, subscription["id"])
     if lines:
         at = account.now()
-        invoice = invoices.create_draft(account, subscription, reason="subscription_update", lines=lines,
-                                        period=(at, at))
+        invoice = invoices.create_draft(account, subscription, reason=reason, lines=lines, period=(at, at))
         finish_invoice(account, subscription, invoice, charge=charge)
 
 

@@ -1,5 +1,6 @@
 """Changing a subscription: prices, quantities, items added and removed (with
-prorations), trials, collection, cancel_at_period_end; and canceling one."""
+prorations, optionally as of a `proration_date`), trials, collection, when it
+is set to end (subscription_cancellation.py); and canceling one now."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from local.stripe_emulator import invoices, payments
+from local.stripe_emulator import payments
 from local.stripe_emulator.errors import (
     invalid_parameter,
     missing_parameter,
@@ -27,11 +28,18 @@ from local.stripe_emulator.params import (
 )
 from local.stripe_emulator.store import Account, StripeObject, merge_metadata
 from local.stripe_emulator.subscription_billing import (
+    billed_until,
     charge_remaining,
     credit_unused,
     credit_unused_time,
     invoice_period,
     invoice_prorations_now,
+)
+from local.stripe_emulator.subscription_cancellation import (
+    CANCEL_AT,
+    CancellationRequest,
+    apply_cancellation,
+    plan_cancellation,
 )
 from local.stripe_emulator.subscriptions import (
     COLLECTION_METHODS,
@@ -64,12 +72,12 @@ CANCELLATION_DETAILS = Obj({"comment": Text(unsettable=True), "feedback": Choice
 SUBSCRIPTION_UPDATE = Obj({
     "items": Array(ITEM_UPDATE, max_items=MAX_ITEMS), "metadata": Metadata(),
     "description": Text(unsettable=True, max_length=500), "cancel_at_period_end": Boolean(),
-    "proration_behavior": Choice(PRORATION_BEHAVIORS), "trial_end": Timestamp(now_allowed=True),
+    "proration_behavior": Choice(PRORATION_BEHAVIORS), "trial_end": Timestamp(words=("now",)),
     "collection_method": Choice(COLLECTION_METHODS), "days_until_due": Integer(minimum=0, maximum=1095),
     "default_payment_method": Text(), "payment_behavior": Choice(PAYMENT_BEHAVIORS),
     # In this API version an object: billing_cycle_anchor[type]=now (or unchanged).
     "billing_cycle_anchor": Obj({"type": Choice(("now", "unchanged"))}, required=("type",)),
-    "cancellation_details": CANCELLATION_DETAILS,
+    "cancellation_details": CANCELLATION_DETAILS, "cancel_at": CANCEL_AT, "proration_date": Timestamp(),
     "expand": EXPAND,
 })
 SUBSCRIPTION_CANCEL = Obj({"invoice_now": Boolean(), "prorate": Boolean(),
@@ -148,6 +156,8 @@ class UpdatePlan:
     resets_cycle: bool  # interval change, billing_cycle_anchor=now or trial_end=now: invoice now
     proration: str
     charge: bool  # collect what gets invoiced now (not with payment_behavior=default_incomplete)
+    cancellation: CancellationRequest | None
+    at: int  # the moment prorations are counted from: now, or the proration_date asked for
 
 
 def update_subscription(account: Account, subscription_id: str, params: dict[str, Any]) -> StripeObject:
@@ -161,6 +171,17 @@ def update_subscription(account: Account, subscription_id: str, params: dict[str
     refresh_cancel_at(subscription, account.now())
     account.emit_update("customer.subscription.updated", subscription, before)
     return subscription
+
+
+def plan_update(account: Account, subscription: StripeObject, params: dict[str, Any]) -> UpdatePlan:
+    """An update checked in full (for a subscription schedule's phase, which applies it later)."""
+    return _plan_update(account, subscription, params)
+
+
+def apply_update(account: Account, subscription: StripeObject, plan: UpdatePlan) -> None:
+    """Apply a checked update's items, prorations and cycle (what a schedule's phase change does)."""
+    _apply_plan(account, subscription, plan)
+    refresh_cancel_at(subscription, account.now())
 
 
 def _plan_update(account: Account, subscription: StripeObject, params: dict[str, Any]) -> UpdatePlan:
@@ -178,12 +199,26 @@ def _plan_update(account: Account, subscription: StripeObject, params: dict[str,
         changes=changes, collection=collection, trial_end=trial_end if isinstance(trial_end, int) else None,
         resets_cycle=ends_trial or _changes_cycle(subscription, changes) or _anchor_now(params),
         proration=params.get("proration_behavior", "create_prorations"),
-        charge=params.get("payment_behavior") != "default_incomplete")
+        charge=params.get("payment_behavior") != "default_incomplete",
+        cancellation=plan_cancellation(account, subscription, params),
+        at=_proration_date(account, subscription, params))
     invoices_now = plan.resets_cycle or plan.proration == "always_invoice"
     if params.get("payment_behavior") == "error_if_incomplete" and invoices_now and \
             collection[0] == "charge_automatically":
         require_payable(account, subscription)
     return plan
+
+
+def _proration_date(account: Account, subscription: StripeObject, params: dict[str, Any]) -> int:
+    """Prorations as though the update happened then: a moment of the current period, never the future."""
+    now = account.now()
+    if "proration_date" not in params:
+        return now
+    start, end = current_period(subscription)
+    if not start <= params["proration_date"] <= min(now, end):
+        raise invalid_parameter("proration_date", "proration_date must be within the current period of the "
+                                                  f"subscription ({start} to {end}) and not in the future.")
+    return int(params["proration_date"])
 
 
 def _anchor_now(params: dict[str, Any]) -> bool:
@@ -194,13 +229,14 @@ def _apply_plan(account: Account, subscription: StripeObject, plan: UpdatePlan) 
     prorate = plan.proration != "none" and subscription["status"] != "trialing"
     if prorate and (plan.resets_cycle or plan.trial_end is not None):
         # The old items' unused time is credited; the new cycle (or trial) is billed on its own terms.
-        credit_unused_time(account, subscription)
-    _apply_item_changes(account, subscription, plan.changes, prorate=prorate and not plan.resets_cycle)
+        credit_unused_time(account, subscription, plan.at)
+    _apply_item_changes(account, subscription, plan.changes, plan.at, prorate=prorate and not plan.resets_cycle)
     if plan.resets_cycle:
         _reset_cycle(account, subscription, charge=plan.charge)
     elif plan.trial_end is not None:
         _set_trial(account, subscription, plan.trial_end)
-    elif plan.proration == "always_invoice":
+    apply_cancellation(account, subscription, plan.cancellation, prorate=prorate)
+    if plan.proration == "always_invoice" and not plan.resets_cycle and plan.trial_end is None:
         invoice_prorations_now(account, subscription, charge=plan.charge)
 
 
@@ -228,35 +264,36 @@ def _apply_fields(subscription: StripeObject, params: dict[str, Any], collection
     subscription["collection_method"], subscription["days_until_due"] = collection
     if "metadata" in params:
         subscription["metadata"] = merge_metadata(subscription["metadata"], params["metadata"])
-    for key in ("description", "default_payment_method", "cancel_at_period_end"):
+    for key in ("description", "default_payment_method"):
         if key in params:
             subscription[key] = params[key]
     details = params.get("cancellation_details") or {}
     subscription["cancellation_details"].update(details)
 
 
-def _apply_item_changes(account: Account, subscription: StripeObject, changes: list[ItemChange], *,
+def _apply_item_changes(account: Account, subscription: StripeObject, changes: list[ItemChange], at: int, *,
                         prorate: bool) -> None:
+    """Prorations cover what is left of the period from `at` to what has been paid for."""
     items = items_of(subscription)
     period = current_period(subscription)
-    at = account.now()
+    span = (at, billed_until(account, subscription))
     for change in changes:
         if change.item is not None and change.deleted:
             items.remove(change.item)
             if prorate:
-                credit_unused(account, subscription, change.item, period, at)
+                credit_unused(account, subscription, change.item, period, span)
         elif change.item is not None:
-            _change_item(account, subscription, change.item, change, period, at, prorate=prorate)
+            _change_item(account, subscription, change.item, change, period, span, prorate=prorate)
         elif change.price is not None:  # a new item (planning made sure it names a price)
             item = new_item(account, subscription["id"], change.price,
                             1 if change.quantity is None else change.quantity, change.metadata or {}, period)
             items.append(item)
             if prorate:
-                charge_remaining(account, subscription, item, period, at)
+                charge_remaining(account, subscription, item, period, span)
 
 
 def _change_item(account: Account, subscription: StripeObject, item: StripeObject, change: ItemChange,
-                 period: tuple[int, int], at: int, *, prorate: bool) -> None:
+                 period: tuple[int, int], span: tuple[int, int], *, prorate: bool) -> None:
     old = copy.copy(item)
     if change.price is not None:
         item["price"], item["plan"] = change.price, plan_of(change.price)
@@ -265,8 +302,8 @@ def _change_item(account: Account, subscription: StripeObject, item: StripeObjec
     if change.has_metadata:
         item["metadata"] = merge_metadata(item["metadata"], change.metadata)
     if prorate and (item["price"] is not old["price"] or item["quantity"] != old["quantity"]):
-        credit_unused(account, subscription, old, period, at)
-        charge_remaining(account, subscription, item, period, at)
+        credit_unused(account, subscription, old, period, span)
+        charge_remaining(account, subscription, item, period, span)
 
 
 def _reset_cycle(account: Account, subscription: StripeObject, *, charge: bool) -> None:
@@ -299,16 +336,10 @@ def cancel_subscription(account: Account, subscription_id: str, params: dict[str
     if subscription is None or subscription["status"] in ENDED:
         # Stripe treats an ended subscription as gone for this call.
         raise no_such("subscription", subscription_id)
-    at = account.now()
     if params.get("prorate") and subscription["status"] != "trialing":
-        credit_unused_time(account, subscription)
+        credit_unused_time(account, subscription, account.now())
     if params.get("invoice_now"):
-        lines = invoices.pending_lines(account, subscription["id"])
-        if lines:
-            invoice = invoices.create_draft(account, subscription, reason="subscription_update", lines=lines,
-                                            period=(at, at))
-            subscription["latest_invoice"] = invoice["id"]
-            invoices.finalize(account, invoice)
-            invoices.collect(account, invoice)
+        # A final invoice of what is pending: the prorations (a negative total becomes customer credit).
+        invoice_prorations_now(account, subscription, charge=True)
     end_now(account, subscription, params.get("cancellation_details"))
     return subscription

@@ -47,7 +47,7 @@ ITEM_CREATE = Obj({"price": Text(), "quantity": Integer(minimum=0), "metadata": 
 SUBSCRIPTION_CREATE = Obj({
     "customer": Text(), "items": Array(ITEM_CREATE, max_items=MAX_ITEMS), "metadata": Metadata(),
     "description": Text(max_length=500), "trial_period_days": Integer(minimum=0, maximum=MAX_TRIAL_DAYS),
-    "trial_end": Timestamp(now_allowed=True), "collection_method": Choice(COLLECTION_METHODS),
+    "trial_end": Timestamp(words=("now",)), "collection_method": Choice(COLLECTION_METHODS),
     "days_until_due": Integer(minimum=0, maximum=1095), "payment_behavior": Choice(PAYMENT_BEHAVIORS),
     "proration_behavior": Choice(PRORATION_BEHAVIORS), "default_payment_method": Text(),
     "cancel_at_period_end": Boolean(), "billing_cycle_anchor": Timestamp(), "expand": EXPAND,
@@ -68,12 +68,6 @@ def item_amount(item: StripeObject) -> int:
 def share(amount: int, part: int, whole: int) -> int:
     """amount * part / whole in integers, rounded half up (amounts here are never negative)."""
     return (amount * part + whole // 2) // whole if whole > 0 else 0
-
-
-def prorated(amount: int, period: tuple[int, int], at: int) -> int:
-    """The share of `amount` for what is left of `period` from `at`, to the second."""
-    start, end = period
-    return share(amount, min(max(0, end - at), end - start), end - start)
 
 
 def period_charge(item: StripeObject, period: tuple[int, int], *, prorate_stub: bool = True) -> int:
@@ -359,14 +353,21 @@ def _start(account: Account, subscription: StripeObject, lines: list[StripeObjec
 
 
 def refresh_cancel_at(subscription: StripeObject, at: int) -> None:
-    """cancel_at_period_end follows the (possibly new) period; canceled_at records when it was asked for."""
+    """cancel_at_period_end keeps cancel_at on the end of the (possibly new) current period."""
     if subscription["cancel_at_period_end"]:
-        subscription["cancel_at"] = current_period(subscription)[1]
-        subscription["canceled_at"] = subscription["canceled_at"] or at
-        subscription["cancellation_details"]["reason"] = "cancellation_requested"
-    elif subscription["cancel_at"] is not None:
-        subscription.update(cancel_at=None, canceled_at=None)
-        subscription["cancellation_details"]["reason"] = None
+        schedule_cancellation(subscription, current_period(subscription)[1], at)
+
+
+def schedule_cancellation(subscription: StripeObject, cancel_at: int, at: int) -> None:
+    """The subscription will end at `cancel_at`; canceled_at records when that was first asked for."""
+    subscription["cancel_at"] = cancel_at
+    subscription["canceled_at"] = subscription["canceled_at"] or at
+    subscription["cancellation_details"]["reason"] = "cancellation_requested"
+
+
+def withdraw_cancellation(subscription: StripeObject) -> None:
+    subscription.update(cancel_at=None, canceled_at=None, cancel_at_period_end=False)
+    subscription["cancellation_details"]["reason"] = None
 
 
 # ----------------------------------------------------------------- ending

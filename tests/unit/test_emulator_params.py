@@ -156,8 +156,9 @@ class Comparison:
         expected = {Integer: int, Boolean: bool, Timestamp: int, Metadata: dict, Range: int}.get(type(spec))
         if not any(kind is expected or typing.get_origin(kind) is expected for kind in kinds):
             self.problems.append(f"{where}: a {type(spec).__name__} here, {kinds} for Stripe")
-        if isinstance(spec, Timestamp) and spec.now_allowed and "now" not in literals(kinds):
-            self.problems.append(f"{where}: the emulator takes `now`, Stripe does not")
+        if isinstance(spec, Timestamp) and set(spec.words) - literals(kinds):
+            self.problems.append(f"{where}: the emulator takes {sorted(set(spec.words) - literals(kinds))}, "
+                                 "Stripe does not")
 
 
 def test_every_route_has_its_sdk_params_type() -> None:
