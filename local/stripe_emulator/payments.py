@@ -3,7 +3,8 @@
 There are no card numbers here: `pm_card_visa` (and the other test tokens
 below) become a new `pm_...` attached to the customer, as on Stripe.
 `pm_card_chargeCustomerFail` attaches but declines every charge;
-`pm_card_chargeDeclined` is declined when attached.
+`pm_card_chargeDeclined` is declined when attached. A payment method once
+detached can never be attached or charged again, as on Stripe.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def attach(account: Account, method_id: str, params: dict[str, Any]) -> StripeOb
     if is_test_token(method_id):
         return create_from_token(account, method_id, customer["id"], "payment_method")
     method = account.get("payment_method", method_id, label="PaymentMethod")
+    _refuse_detached(account, method_id)
     if method["customer"] not in (None, customer["id"]):
         raise _already_attached()
     before = copy.deepcopy(method)
@@ -78,12 +80,22 @@ def detach(account: Account, method_id: str, params: dict[str, Any]) -> StripeOb
         customer["invoice_settings"]["default_payment_method"] = None
         account.emit_update("customer.updated", customer, before)
     method["customer"] = None
+    account.private_of(method_id)["detached"] = True
     account.emit("payment_method.detached", method)
     return method
 
 
 def retrieve(account: Account, method_id: str) -> StripeObject:
     return account.get("payment_method", method_id, label="PaymentMethod")
+
+
+def retrieve_of_customer(account: Account, customer_id: str, method_id: str) -> StripeObject:
+    """A payment method through its customer: one attached to someone else is not found here."""
+    account.get("customer", customer_id)
+    method = account.find("payment_method", method_id)
+    if method is None or method["customer"] != customer_id:
+        raise no_such("PaymentMethod", method_id)
+    return method
 
 
 def list_methods(account: Account, params: dict[str, Any], customer_id: str | None = None) -> StripeObject:
@@ -102,8 +114,15 @@ def check_attachable(account: Account, method_id: str, param: str) -> None:
     if is_test_token(method_id):
         return
     method = account.get("payment_method", method_id, param=param, label="PaymentMethod")
+    _refuse_detached(account, method_id)
     if method["customer"] is not None:
         raise _already_attached()
+
+
+def _refuse_detached(account: Account, method_id: str) -> None:
+    if account.private_of(method_id).get("detached"):
+        raise state_error("This PaymentMethod was previously used without being attached to a Customer or was "
+                          "detached from a Customer, and may not be used again.", param="payment_method")
 
 
 def _already_attached() -> Exception:

@@ -98,6 +98,8 @@ ROUTES = [
     Route("DELETE", "/v1/customers/{id}", Obj({}), with_id(customers.delete_customer), customer_path),
     Route("GET", "/v1/customers/{id}/payment_methods", payments.CUSTOMER_PAYMENT_METHOD_LIST,
           lambda account, params, ids: payments.list_methods(account, params, customer_id=ids[0])),
+    Route("GET", "/v1/customers/{id}/payment_methods/{id}", ONLY_EXPAND,
+          lambda account, params, ids: payments.retrieve_of_customer(account, ids[0], ids[1])),
 
     Route("GET", "/v1/payment_methods", payments.PAYMENT_METHOD_LIST, with_params(payments.list_methods)),
     Route("GET", "/v1/payment_methods/{id}", ONLY_EXPAND, with_id(payments.retrieve)),

@@ -41,6 +41,7 @@ SDK_PARAMS = {
     ("GET", "/v1/customers/{id}"): "customer_retrieve", ("POST", "/v1/customers/{id}"): "customer_update",
     ("DELETE", "/v1/customers/{id}"): "customer_delete",
     ("GET", "/v1/customers/{id}/payment_methods"): "customer_payment_method_list",
+    ("GET", "/v1/customers/{id}/payment_methods/{id}"): "customer_payment_method_retrieve",
     ("GET", "/v1/payment_methods"): "payment_method_list", ("GET", "/v1/payment_methods/{id}"):
         "payment_method_retrieve",
     ("POST", "/v1/payment_methods/{id}/attach"): "payment_method_attach",
