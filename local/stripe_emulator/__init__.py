@@ -1,8 +1,8 @@
 """The project's Stripe emulator: Stripe's HTTP API for the real `stripe` SDK.
 
 Stateful (products, prices, customers, payment methods, subscriptions with
-several items, invoices and invoice items, events, webhook endpoints, test
-clocks), with separate test and live accounts by key. Time moves only through
+several items, subscription schedules, invoices and invoice items, events,
+webhook endpoints, test clocks), with separate test and live accounts by key. Time moves only through
 Stripe's own test clock API: customers on a test clock live in its time,
 everyone else in wall time. Faults can be injected (errors, hangs, answers
 lost after the change happened) and webhooks are signed like Stripe's, and
@@ -18,7 +18,10 @@ are in control.py.
     listing.py       list objects and pagination;  expand.py  `expand[]`
     store.py         accounts (test, live), objects, events
     catalog.py       products and prices;  customers.py;  payments.py (test cards)
-    subscriptions.py, subscription_changes.py, subscription_billing.py
+    subscriptions.py, subscription_changes.py, subscription_billing.py,
+    subscription_cancellation.py (cancel_at, cancel_at_period_end)
+    subscription_schedules.py (endpoints), schedule_phases.py (phases as time passes),
+    schedule_links.py (a schedule and its subscription kept in step)
     invoices.py, invoice_actions.py;  events.py (events, webhook endpoints)
     clock.py         time and calendar arithmetic;  renewals.py  what time brings
     test_clocks.py   Stripe's test clocks: the only way time moves

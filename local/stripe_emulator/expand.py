@@ -14,12 +14,12 @@ MAX_DEPTH = 4
 KIND_BY_PREFIX = {
     "prod": "product", "price": "price", "cus": "customer", "sub": "subscription", "si": "subscription_item",
     "in": "invoice", "ii": "invoiceitem", "pm": "payment_method", "we": "webhook_endpoint", "evt": "event",
-    "clock": "test_helpers.test_clock",
+    "clock": "test_helpers.test_clock", "sub_sched": "subscription_schedule",
 }
 # Which table a field's id lives in, for ids a caller chose (a product made with `id=pln_pro`).
 KIND_BY_FIELD = {"product": "product", "price": "price", "customer": "customer", "subscription": "subscription",
                  "invoice": "invoice", "latest_invoice": "invoice", "default_payment_method": "payment_method",
-                 "test_clock": "test_helpers.test_clock"}
+                 "test_clock": "test_helpers.test_clock", "schedule": "subscription_schedule"}
 
 
 def expand(account: Account, obj: StripeObject, paths: list[str]) -> StripeObject:
@@ -51,7 +51,8 @@ def _expand_path(account: Account, node: Any, parts: list[str], path: str) -> No
 
 
 def _referenced(account: Account, field: str, object_id: str, path: str) -> StripeObject:
-    kind = KIND_BY_PREFIX.get(object_id.split("_", 1)[0]) or KIND_BY_FIELD.get(field)
+    # The prefix is what comes before the last "_" (`sub_sched_...` is not a `sub_...`).
+    kind = KIND_BY_PREFIX.get(object_id.rpartition("_")[0]) or KIND_BY_FIELD.get(field)
     found = account.find(kind, object_id) if kind else None
     if found is None:
         raise _not_expandable(path)

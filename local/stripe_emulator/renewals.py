@@ -1,6 +1,7 @@
 """What happens as time passes: trials end, periods roll over and are
-invoiced, cancellations (`cancel_at`, at period end) take effect, unpaid
-first invoices expire, sent invoices fall overdue.
+invoiced, subscription schedules move to their next phase, cancellations
+(`cancel_at`, at period end) take effect, unpaid first invoices expire, sent
+invoices fall overdue.
 
 Time passes in two ways: wall time, for customers without a test clock (what
 fell due is run at the next API request, `run_wall_time`), and a test clock's
@@ -19,7 +20,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.stripe_emulator import invoices, subscription_billing, subscription_cancellation, subscriptions
+from local.stripe_emulator import (
+    invoices,
+    schedule_phases,
+    subscription_billing,
+    subscription_cancellation,
+    subscriptions,
+)
 from local.stripe_emulator.clock import DAY
 from local.stripe_emulator.store import Account, StripeObject
 
@@ -69,6 +76,8 @@ def _subscription_of_event(account: Account, event: StripeObject) -> StripeObjec
     obj = event["data"]["object"]
     if obj.get("object") == "subscription":
         return account.find("subscription", obj["id"])
+    if obj.get("object") == "subscription_schedule":
+        return account.find("subscription", obj["subscription"] or obj["released_subscription"] or "")
     if obj.get("object") == "invoice":
         return account.find("subscription", invoices.subscription_of(obj) or "")
     return None
@@ -121,10 +130,11 @@ def _next_step(account: Account, subscription: StripeObject) -> tuple[int, Step]
     """The subscription's next scheduled change, if any. Each step changes what this returns."""
     status = subscription["status"]
     steps: list[tuple[int, Step]] = []
-    # Listed before what else falls due at the same moment: a cancellation at period end ends the
-    # subscription instead of renewing it.
+    # Listed before what else falls due at the same moment: a schedule's next phase begins before
+    # the period it starts is invoiced, and a cancellation at period end ends the subscription
+    # instead of renewing it.
     if status == "trialing" or status in RENEWING:
-        steps += _cancellation_due(subscription)
+        steps += schedule_phases.due(account, subscription) + _cancellation_due(subscription)
     if status == "trialing":
         if not account.private_of(subscription["id"]).get("trial_will_end_sent"):
             steps.append((max(subscription["trial_end"] - TRIAL_WILL_END_NOTICE, subscription["trial_start"]),

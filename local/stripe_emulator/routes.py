@@ -17,6 +17,7 @@ from local.stripe_emulator import (
     invoices,
     payments,
     subscription_changes,
+    subscription_schedules,
     subscriptions,
     test_clocks,
 )
@@ -55,6 +56,14 @@ def customer_param(account: Account, params: dict[str, Any], ids: tuple[str, ...
 
 def customer_path(account: Account, params: dict[str, Any], ids: tuple[str, ...]) -> StripeObject | None:
     return test_clocks.of_customer(account, ids[0])
+
+
+def subscription_param(name: str) -> ClockOf:
+    """The clock of the customer of the subscription the parameter `name` names."""
+    def clock(account: Account, params: dict[str, Any], ids: tuple[str, ...]) -> StripeObject | None:
+        subscription = account.find("subscription", params.get(name) or "")
+        return test_clocks.of_customer(account, subscription.get("customer") if subscription else None)
+    return clock
 
 
 def customer_of(kind: str) -> ClockOf:
@@ -116,6 +125,17 @@ ROUTES = [
           with_id_and_params(subscription_changes.update_subscription), customer_of("subscription")),
     Route("DELETE", "/v1/subscriptions/{id}", subscription_changes.SUBSCRIPTION_CANCEL,
           with_id_and_params(subscription_changes.cancel_subscription), customer_of("subscription")),
+    Route("POST", "/v1/subscription_schedules", subscription_schedules.SCHEDULE_CREATE,
+          with_params(subscription_schedules.create_schedule), subscription_param("from_subscription")),
+    Route("GET", "/v1/subscription_schedules", subscription_schedules.SCHEDULE_LIST,
+          with_params(subscription_schedules.list_schedules)),
+    Route("GET", "/v1/subscription_schedules/{id}", ONLY_EXPAND, with_id(subscription_schedules.retrieve_schedule)),
+    Route("POST", "/v1/subscription_schedules/{id}", subscription_schedules.SCHEDULE_UPDATE,
+          with_id_and_params(subscription_schedules.update_schedule), customer_of("subscription_schedule")),
+    Route("POST", "/v1/subscription_schedules/{id}/release", subscription_schedules.SCHEDULE_RELEASE,
+          with_id_and_params(subscription_schedules.release_schedule), customer_of("subscription_schedule")),
+    Route("POST", "/v1/subscription_schedules/{id}/cancel", subscription_schedules.SCHEDULE_CANCEL,
+          with_id_and_params(subscription_schedules.cancel_schedule), customer_of("subscription_schedule")),
     Route("GET", "/v1/subscription_items", subscriptions.SUBSCRIPTION_ITEM_LIST,
           with_params(subscriptions.list_items)),
     Route("GET", "/v1/subscription_items/{id}", ONLY_EXPAND, with_id(subscriptions.retrieve_item)),

@@ -8,7 +8,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from local.stripe_emulator import payments
+from local.stripe_emulator import payments, schedule_links
 from local.stripe_emulator.errors import (
     invalid_parameter,
     missing_parameter,
@@ -170,16 +170,31 @@ def update_subscription(account: Account, subscription_id: str, params: dict[str
     _apply_plan(account, subscription, plan)
     refresh_cancel_at(subscription, account.now())
     account.emit_update("customer.subscription.updated", subscription, before)
+    schedule_links.mirror_subscription(account, subscription)
     return subscription
 
 
-def plan_update(account: Account, subscription: StripeObject, params: dict[str, Any]) -> UpdatePlan:
-    """An update checked in full (for a subscription schedule's phase, which applies it later)."""
-    return _plan_update(account, subscription, params)
+def phase_changes(account: Account, subscription: StripeObject, phase_items: list[dict[str, Any]]) -> list[ItemChange]:
+    """What makes the subscription's items a schedule phase's: an item keeps its id while its price
+    stays (its quantity and metadata follow), a new price is a new item, the other items go."""
+    by_price = {item["price"]["id"]: item for item in items_of(subscription)}
+    changes = []
+    for spec in phase_items:
+        item = by_price.pop(spec["price"], None)
+        price = None if item is not None else account.table("price")[spec["price"]]
+        changes.append(ItemChange(item=item, price=price, quantity=spec["quantity"], metadata=spec["metadata"],
+                                  has_metadata=bool(spec["metadata"]), deleted=False))
+    changes += [ItemChange(item=item, price=None, quantity=None, metadata=None, has_metadata=False, deleted=True)
+                for item in by_price.values()]
+    return changes
 
 
-def apply_update(account: Account, subscription: StripeObject, plan: UpdatePlan) -> None:
-    """Apply a checked update's items, prorations and cycle (what a schedule's phase change does)."""
+def apply_phase(account: Account, subscription: StripeObject, changes: list[ItemChange], proration: str) -> None:
+    """A schedule's phase takes effect: its items, prorated as it says, a new cycle if the interval changes.
+    (Its prices were checked when the phase was set; one archived since still applies.)"""
+    plan = UpdatePlan(changes=changes, collection=(subscription["collection_method"], subscription["days_until_due"]),
+                      trial_end=None, resets_cycle=_changes_cycle(subscription, changes), proration=proration,
+                      charge=True, cancellation=None, at=account.now())
     _apply_plan(account, subscription, plan)
     refresh_cancel_at(subscription, account.now())
 
@@ -194,6 +209,7 @@ def _plan_update(account: Account, subscription: StripeObject, params: dict[str,
     trial_end = params.get("trial_end")
     if isinstance(trial_end, int):
         check_trial_end(trial_end, account.now())
+        _check_trial_within_phase(account, subscription, trial_end)
     ends_trial = trial_end == "now" and subscription["status"] == "trialing"
     plan = UpdatePlan(
         changes=changes, collection=collection, trial_end=trial_end if isinstance(trial_end, int) else None,
@@ -207,6 +223,16 @@ def _plan_update(account: Account, subscription: StripeObject, params: dict[str,
             collection[0] == "charge_automatically":
         require_payable(account, subscription)
     return plan
+
+
+def _check_trial_within_phase(account: Account, subscription: StripeObject, trial_end: int) -> None:
+    """A schedule's phase says when it ends; a trial of its subscription must end within it."""
+    schedule = schedule_links.managing_schedule(account, subscription)
+    if schedule is not None and schedule["current_phase"] and trial_end > schedule["current_phase"]["end_date"]:
+        raise invalid_parameter("trial_end", f"The subscription is managed by the subscription schedule "
+                                             f"`{schedule['id']}`: its trial must end within the schedule's current "
+                                             f"phase (by {schedule['current_phase']['end_date']}). Update the schedule "
+                                             "instead.")
 
 
 def _proration_date(account: Account, subscription: StripeObject, params: dict[str, Any]) -> int:
@@ -336,10 +362,17 @@ def cancel_subscription(account: Account, subscription_id: str, params: dict[str
     if subscription is None or subscription["status"] in ENDED:
         # Stripe treats an ended subscription as gone for this call.
         raise no_such("subscription", subscription_id)
-    if params.get("prorate") and subscription["status"] != "trialing":
-        credit_unused_time(account, subscription, account.now())
-    if params.get("invoice_now"):
-        # A final invoice of what is pending: the prorations (a negative total becomes customer credit).
-        invoice_prorations_now(account, subscription, charge=True)
-    end_now(account, subscription, params.get("cancellation_details"))
+    end_subscription_now(account, subscription, prorate=bool(params.get("prorate")),
+                         invoice_now=bool(params.get("invoice_now")), details=params.get("cancellation_details"))
     return subscription
+
+
+def end_subscription_now(account: Account, subscription: StripeObject, *, prorate: bool, invoice_now: bool,
+                         details: dict[str, Any] | None = None) -> None:
+    """End it now: `prorate` credits its unused time, `invoice_now` invoices what is pending (a negative
+    total becomes customer credit)."""
+    if prorate and subscription["status"] != "trialing":
+        credit_unused_time(account, subscription, account.now())
+    if invoice_now:
+        invoice_prorations_now(account, subscription, charge=True)
+    end_now(account, subscription, details)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from local.stripe_emulator import invoices, payments
+from local.stripe_emulator import invoices, payments, schedule_links
 from local.stripe_emulator.clock import DAY, add_intervals, next_period_end
 from local.stripe_emulator.errors import (
     card_declined,
@@ -374,10 +374,12 @@ def withdraw_cancellation(subscription: StripeObject) -> None:
 
 
 def end_now(account: Account, subscription: StripeObject, details: dict[str, Any] | None = None) -> None:
+    """The subscription ends; a schedule still managing it is canceled with it."""
     at = account.now()
     subscription.update(status="canceled", ended_at=at, canceled_at=subscription["canceled_at"] or at)
     subscription["cancellation_details"].update({"reason": "cancellation_requested", **(details or {})})
     account.emit("customer.subscription.deleted", subscription)
+    schedule_links.cancel_with_subscription(account, subscription)
 
 
 # ---------------------------------------------------------------- reading

@@ -48,7 +48,7 @@ ADVANCE_INTERVALS = 2
 # How long an advance stays `advancing` before its work runs (Stripe takes seconds).
 ADVANCE_SECONDS = 0.1
 # What a clock's customers own, forgotten with the clock.
-_OWNED_BY_CUSTOMER = ("subscription", "invoice", "invoiceitem", "payment_method")
+_OWNED_BY_CUSTOMER = ("subscription", "subscription_schedule", "invoice", "invoiceitem", "payment_method")
 
 TEST_CLOCK_CREATE = Obj({"frozen_time": Timestamp(), "name": Text(max_length=300), "customer": Text(),
                          "expand": EXPAND}, required=("frozen_time",))
