@@ -22,7 +22,8 @@ are in control.py.
     subscription_cancellation.py (cancel_at, cancel_at_period_end)
     subscription_schedules.py (endpoints), schedule_phases.py (phases as time passes),
     schedule_links.py (a schedule and its subscription kept in step)
-    invoices.py, invoice_actions.py;  events.py (events, webhook endpoints)
+    invoices.py, invoice_actions.py, invoice_previews.py (create_preview, run on a copy)
+    events.py (events, webhook endpoints)
     clock.py         time and calendar arithmetic;  renewals.py  what time brings
     test_clocks.py   Stripe's test clocks: the only way time moves
     webhooks.py      signing and background delivery with retries, duplicates, reordering

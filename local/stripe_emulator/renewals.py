@@ -91,8 +91,10 @@ def _reschedule(account: Account, due: dict[str, int], subscription: StripeObjec
         due[subscription["id"]] = step[0]
 
 
-def run_due(account: Account, due_for: Iterable[StripeObject], *, until: int, not_before: int | None = None) -> None:
-    """Run what falls due for these subscriptions up to `until`, earliest first. Call under state.lock.
+def run_due(account: Account, due_for: Iterable[StripeObject], *, until: int, not_before: int | None = None,
+            stop: Callable[[], bool] | None = None) -> None:
+    """Run what falls due for these subscriptions up to `until`, earliest first (or until a step
+    makes `stop` true). Call under state.lock.
 
     Each step runs with the clock pinned at its moment, or at `not_before` (the time a
     test clock is leaving) for something that was already due then.
@@ -105,6 +107,8 @@ def run_due(account: Account, due_for: Iterable[StripeObject], *, until: int, no
         due = heapq.heappop(queue)
         with account.clock.pinned_at(max(due.moment, not_before or due.moment)):
             due.step(due.account, due.subscription)
+        if stop is not None and stop():
+            return
         if (following := _scheduled(due.account, due.subscription)) is not None:
             heapq.heappush(queue, following)
 

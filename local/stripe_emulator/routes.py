@@ -14,6 +14,7 @@ from local.stripe_emulator import (
     customers,
     events,
     invoice_actions,
+    invoice_previews,
     invoices,
     payments,
     subscription_changes,
@@ -64,6 +65,15 @@ def subscription_param(name: str) -> ClockOf:
         subscription = account.find("subscription", params.get(name) or "")
         return test_clocks.of_customer(account, subscription.get("customer") if subscription else None)
     return clock
+
+
+def previewed(account: Account, params: dict[str, Any], ids: tuple[str, ...]) -> StripeObject | None:
+    """The clock of the customer an invoice preview is about (its subscription's, its schedule's)."""
+    customer = params.get("customer")
+    for kind, name in (("subscription", "subscription"), ("subscription_schedule", "schedule")):
+        owned = account.find(kind, params.get(name) or "")
+        customer = owned["customer"] if owned else customer
+    return test_clocks.of_customer(account, customer)
 
 
 def customer_of(kind: str) -> ClockOf:
@@ -141,6 +151,8 @@ ROUTES = [
     Route("GET", "/v1/subscription_items/{id}", ONLY_EXPAND, with_id(subscriptions.retrieve_item)),
 
     Route("GET", "/v1/invoices", invoices.INVOICE_LIST, with_params(invoices.list_invoices)),
+    Route("POST", "/v1/invoices/create_preview", invoice_previews.INVOICE_PREVIEW,
+          with_params(invoice_previews.create_preview), previewed),
     Route("GET", "/v1/invoices/{id}", ONLY_EXPAND, with_id(invoices.retrieve_invoice)),
     Route("GET", "/v1/invoices/{id}/lines", invoices.INVOICE_LINES_LIST, with_id_and_params(invoices.list_lines)),
     Route("POST", "/v1/invoices/{id}/finalize", invoices.INVOICE_FINALIZE,

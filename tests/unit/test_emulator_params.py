@@ -60,6 +60,7 @@ SDK_PARAMS = {
     ("GET", "/v1/subscription_items/{id}"): "subscription_item_retrieve",
     ("GET", "/v1/invoices"): "invoice_list", ("GET", "/v1/invoices/{id}"): "invoice_retrieve",
     ("GET", "/v1/invoices/{id}/lines"): "invoice_line_item_list",
+    ("POST", "/v1/invoices/create_preview"): "invoice_create_preview",
     ("POST", "/v1/invoices/{id}/finalize"): "invoice_finalize_invoice",
     ("POST", "/v1/invoices/{id}/pay"): "invoice_pay", ("POST", "/v1/invoices/{id}/void"): "invoice_void_invoice",
     ("POST", "/v1/invoices/{id}/mark_uncollectible"): "invoice_mark_uncollectible",
