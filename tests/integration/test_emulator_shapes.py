@@ -258,8 +258,9 @@ def price(client: stripe.StripeClient, product: str, amount: int, interval: str 
 
 def drive_a_broad_scenario(client: stripe.StripeClient) -> None:
     """Products, prices, customers with and without test clocks, payment methods, subscriptions
-    through trials, updates, prorations and cancellations, invoices in every status, events,
-    webhook endpoints and test clocks; every kind of object read back by retrieve and list."""
+    through trials, updates, prorations and cancellations, subscription schedules through their
+    phases, invoices in every status and previews, events, webhook endpoints and test clocks;
+    every kind of object read back by retrieve and list."""
     product = client.v1.products.create({"id": "pln_shape", "name": "Shape", "metadata": {"plan_id": "pln_shape"}})
     client.v1.products.update(product.id, {"description": "Checked against the SDK"})
     monthly = price(client, product.id, 3000, lookup_key="shape_monthly")
@@ -317,11 +318,47 @@ def drive_a_broad_scenario(client: stripe.StripeClient) -> None:
     client.v1.subscriptions.cancel(voided.id, {"prorate": True, "invoice_now": True,
                                                "cancellation_details": {"comment": "voided"}})
     client.v1.subscriptions.update(sent.id, {"trial_end": frozen + 20 * DAY})
+    settings = client.v1.customers.retrieve(paying.id).invoice_settings
+    assert settings is not None
+    client.v1.customers.payment_methods.retrieve(paying.id, str(settings.default_payment_method))
+
+    schedule = drive_schedules_and_previews(client, charged.id, sent=sent.id, written_off=written_off.id,
+                                            prices={"monthly": monthly.id, "seats": seats.id}, frozen=frozen)
+    advance_test_clock(client, clock, frozen + 62 * DAY)  # through the schedule's next phase and its end
 
     read_everything_back(client, clock, [paying.id, failing.id, invoiced.id],
                          [trial.id, charged.id, declined.id, sent.id, voided.id, written_off.id])
+    client.v1.subscription_schedules.retrieve(schedule, {"expand": ["subscription", "customer"]})
+    client.v1.subscription_schedules.list({"limit": 100, "expand": ["data.subscription"]})
     client.v1.customers.delete(invoiced.id)
     client.v1.test_helpers.test_clocks.delete(clock)
+
+
+def drive_schedules_and_previews(client: stripe.StripeClient, charged: str, *, sent: str, written_off: str,
+                                 prices: dict[str, str], frozen: int) -> str:
+    """Previews (a change, a new subscription, a schedule), a schedule with a next phase, one released
+    (then its subscription set to cancel_at), one canceled. Returns the schedule with a next phase."""
+    item = client.v1.subscriptions.retrieve(charged)["items"].data[0].id
+    client.v1.invoices.create_preview({"subscription": charged, "subscription_details": {
+        "items": [{"id": item, "quantity": 2}], "proration_behavior": "always_invoice"}})
+    client.v1.invoices.create_preview({"subscription": charged, "subscription_details": {
+        "items": [{"id": item, "price": prices["seats"]}]}, "expand": ["customer", "lines.data.subscription"]})
+    invoiced = str(client.v1.subscriptions.retrieve(sent).customer)
+    client.v1.invoices.create_preview({"customer": invoiced, "subscription_details": {
+        "items": [{"price": prices["monthly"]}]}})
+    schedule = client.v1.subscription_schedules.create({"from_subscription": charged, "expand": ["subscription"]})
+    phase = schedule.phases[0]
+    client.v1.subscription_schedules.update(schedule.id, {"metadata": {"tenant_id": "t2"}, "phases": [
+        {"items": [{"price": prices["monthly"]}], "start_date": phase.start_date, "end_date": phase.end_date},
+        {"items": [{"price": prices["monthly"], "quantity": 2}, {"price": prices["seats"]}],
+         "duration": {"interval": "month"}, "metadata": {"plan": "team"}}]})
+    client.v1.invoices.create_preview({"schedule": schedule.id})
+    released = client.v1.subscription_schedules.create({"from_subscription": sent})
+    client.v1.subscription_schedules.release(released.id)
+    client.v1.subscriptions.update(sent, {"cancel_at": frozen + 300 * DAY})
+    canceled = client.v1.subscription_schedules.create({"from_subscription": written_off})
+    client.v1.subscription_schedules.cancel(canceled.id, {"invoice_now": False})
+    return str(schedule.id)
 
 
 def read_everything_back(client: stripe.StripeClient, clock: str, customers: list[str],
@@ -372,8 +409,15 @@ def test_every_object_the_emulator_returns_has_the_sdks_shape(emulator: Emulator
         checker.check_answer(payload, f"{method} {url.removeprefix(emulator.url)}")
     walked = set(checker.checked)
     assert {"Product", "Price", "Plan", "Customer", "PaymentMethod", "Subscription", "SubscriptionItem", "Invoice",
-            "InvoiceLineItem", "InvoiceItem", "Event", "WebhookEndpoint", "TestClock"} <= walked
+            "InvoiceLineItem", "InvoiceItem", "Event", "WebhookEndpoint", "TestClock", "SubscriptionSchedule"} <= walked
     assert {"Subscription.AutomaticTax", "Invoice.StatusTransitions", "Event.Request", "TestClock.StatusDetails",
-            "InvoiceLineItem.Parent.SubscriptionItemDetails"} <= walked, "nested classes too"
+            "InvoiceLineItem.Parent.SubscriptionItemDetails", "SubscriptionSchedule.Phase",
+            "SubscriptionSchedule.Phase.Item", "SubscriptionSchedule.CurrentPhase",
+            "SubscriptionSchedule.DefaultSettings", "SubscriptionSchedule.BillingMode"} <= walked, "nested classes too"
+    event_types = {event["type"] for method, url, payload in answered if payload.get("object") == "list"
+                   for event in payload["data"] if event.get("object") == "event"}
+    assert {"subscription_schedule.created", "subscription_schedule.updated", "subscription_schedule.released",
+            "subscription_schedule.canceled", "subscription_schedule.completed", "customer.subscription.deleted",
+            "payment_method.detached"} <= event_types, "every kind of event the scenario causes was walked"
     assert checker.checked["Event"] > 100, "events, lists and expansions were walked"
     assert checker.problems == []
