@@ -53,6 +53,14 @@ SAMPLES: dict[tuple[str, str], SampleRequest] = {
         "owner_user_id": "user_acme_owner", "chargeable": False,
     }),
     ("GET", "/v1/admin/tenants/{tenant_id}"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
+    ("PUT", "/v1/admin/tenants/{tenant_id}/status"): SampleRequest(
+        {"tenant_id": SAMPLE_TENANT_ID}, body={"status": "suspended", "reason": "Payment overdue"}),
+    ("PUT", "/v1/admin/tenants/{tenant_id}/subscription"): SampleRequest(
+        {"tenant_id": SAMPLE_TENANT_ID},
+        body={"plan_id": "pln_business", "billing_cycle": "annual", "starts_immediately": True, "prorate": False}),
+    ("POST", "/v1/admin/tenants/{tenant_id}/extend-trial"): SampleRequest(
+        {"tenant_id": SAMPLE_TENANT_ID}, body={"days": 30, "reason": "Customer requested demo extension"}),
+    ("DELETE", "/v1/admin/tenants/{tenant_id}"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
     ("GET", "/v1/tenants/{tenant_id}/plan"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
 }
 

@@ -11,6 +11,7 @@ from typing import Any
 import botocore.client
 import pytest
 
+from local.invoke import handler_module
 from local.sample_events import SAMPLE_TENANT_ID, concrete_path, sample_for
 from local.template import Route
 from saas_core.access import Access
@@ -62,12 +63,12 @@ def _credentials(route: Route) -> dict[str, Any]:
     return {} if access is Access.PUBLIC else {"api_key": ADMIN_API_KEY}
 
 
-def _run(route: Route, tenant_id: str) -> int:
+def _run(route: Route, tenant_id: str, body: dict[str, Any] | None = None) -> int:
     sample = sample_for(route)
     params = {name: tenant_id if value == SAMPLE_TENANT_ID else value
               for name, value in sample.path_parameters.items()}
-    headers = {"Idempotency-Key": "iam"} if route.method != "GET" else None
-    return invoke(route.method, concrete_path(route, params), body=sample.body, query=sample.query,
+    headers = {"Idempotency-Key": f"iam-{len(str(body))}"} if route.method != "GET" else None
+    return invoke(route.method, concrete_path(route, params), body=body or sample.body, query=sample.query,
                   headers=headers, **_credentials(route)).status
 
 
@@ -79,15 +80,26 @@ FAILURE_PATHS: dict[str, list[tuple[str, int]]] = {
     "AdminDeletePlanFunction": [("/v1/products/", 2)],  # archiving fails, restoring works
 }
 # Grants for calls the runs above do not make, and why they are still needed.
+POWERTOOLS_IDEMPOTENCY = {("IdempotencyTable", f"dynamodb:{action}")
+                          for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")}
 NEEDED_BEYOND_THE_RUNS: dict[str, set[tuple[str, str]]] = {
-    # Powertools' documented permissions for its persistence layer (it reads a record on some conflicts).
-    **{function_id: {("IdempotencyTable", f"dynamodb:{action}")
-                     for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")}
-       for function_id in ("AdminCreatePlanFunction", "AdminUpdatePlanFunction", "AdminDeletePlanFunction",
-                           "AdminCreateTenantFunction")},
+    # Taking over a reservation an earlier attempt left behind.
+    "AdminCreatePlanFunction": {("PlansTable", "dynamodb:UpdateItem")},
 }
-NEEDED_BEYOND_THE_RUNS["AdminCreatePlanFunction"].add(
-    ("PlansTable", "dynamodb:UpdateItem"))  # taking over a reservation an earlier attempt left behind
+
+
+def _needed_beyond_the_runs(route: Route) -> set[tuple[str, str]]:
+    """Powertools documents these permissions for its persistence layer (it reads a record on some
+    conflicts), for every function whose route takes an Idempotency-Key."""
+    idempotent = handler_module(route).app.spec.idempotent
+    return NEEDED_BEYOND_THE_RUNS.get(route.function_id, set()) | (POWERTOOLS_IDEMPOTENCY if idempotent else set())
+
+
+# Other bodies that take a route down its other paths (a plan change moves the tenant between plans).
+OTHER_BODIES: dict[str, list[dict[str, Any]]] = {
+    "ChangeTenantSubscriptionFunction": [{"plan_id": "pln_pro", "billing_cycle": "monthly",
+                                          "starts_immediately": True}],
+}
 
 
 def _answer_lost(monkeypatch: pytest.MonkeyPatch, repository: Any, write: str) -> None:
@@ -128,11 +140,12 @@ def test_each_policy_grants_exactly_the_dynamodb_calls_its_function_makes(
         # The whole success path, then the look at what landed.
         _answer_lost(monkeypatch, *RECOVERY_PATHS[route.function_id])
     assert 200 <= _run(route, tenant_id) < 300
+    for body in OTHER_BODIES.get(route.function_id, []):
+        assert 200 <= _run(route, tenant_id, body) < 300
     granted = {(table, action) for table, actions in granted_dynamodb_actions(route.function_id).items()
                for action in actions}
     assert recorded - granted == set(), "calls AWS would refuse with AccessDenied"
-    assert granted - recorded - NEEDED_BEYOND_THE_RUNS.get(route.function_id, set()) == set(), \
-        "grants the function never uses"
+    assert granted - recorded - _needed_beyond_the_runs(route) == set(), "grants the function never uses"
 
 
 def test_the_sweepers_policy_grants_exactly_the_calls_it_makes(

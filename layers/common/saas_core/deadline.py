@@ -85,3 +85,17 @@ def remaining() -> float:
     """Seconds left for the current step; infinite outside a request."""
     deadline = _current.get()
     return math.inf if deadline is None else deadline.remaining()
+
+
+@contextlib.contextmanager
+def capped(seconds: float) -> Iterator[None]:
+    """At most `seconds` more for what runs inside (a read that must not wait long on Stripe)."""
+    current = _current.get()
+    stop = time.monotonic() + seconds + (0 if current is None or current.undoing else UNDO_RESERVE_SECONDS)
+    if current is not None:
+        stop = min(stop, current.hard_stop)
+    token = _current.set(Deadline(stop, undoing=current.undoing if current else False))
+    try:
+        yield
+    finally:
+        _current.reset(token)

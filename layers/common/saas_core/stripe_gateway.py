@@ -40,13 +40,20 @@ if TYPE_CHECKING:
     from stripe.params import (
         CustomerCreateParams,
         CustomerListParams,
+        CustomerListPaymentMethodsParams,
+        InvoiceCreatePreviewParams,
+        InvoiceListParams,
         PriceCreateParams,
         PriceListParams,
         PriceUpdateParams,
         ProductCreateParams,
         ProductUpdateParams,
+        SubscriptionCancelParams,
         SubscriptionCreateParams,
         SubscriptionListParams,
+        SubscriptionScheduleCreateParams,
+        SubscriptionScheduleUpdateParams,
+        SubscriptionUpdateParams,
     )
 
     from saas_core.models.plans import BillingCycle, Plan, StripePrices
@@ -399,3 +406,189 @@ def delete_customer(account: str, customer_id: str) -> None:
     A customer an earlier undo already deleted is done."""
     call_unless("resource_missing", "delete the customer",
                 lambda: client(account).v1.customers.delete(customer_id))
+
+
+# ------------------------------------------------------ a tenant's subscription
+
+
+def _subscriptions(tenant: Tenant) -> Any:
+    return client(tenant.stripe_account).v1.subscriptions
+
+
+def subscription_state(tenant: Tenant, subscription_id: str) -> CreatedSubscription:
+    """The subscription as Stripe has it now."""
+    found = call("read the subscription", lambda: _subscriptions(tenant).retrieve(subscription_id))
+    return _created(found, found.items.data[0].price.id)
+
+
+def _item_id(tenant: Tenant, subscription_id: str) -> str:
+    found = call("read the subscription", lambda: _subscriptions(tenant).retrieve(subscription_id))
+    return str(found.items.data[0].id)
+
+
+def change_price(tenant: Tenant, subscription_id: str, price_id: str, *, prorate: bool,
+                 attempt: str) -> CreatedSubscription:
+    """The subscription's item on another price now, prorated or not (Stripe bills the difference
+    on the next invoice with create_prorations)."""
+    params: SubscriptionUpdateParams = {
+        "items": [{"id": _item_id(tenant, subscription_id), "price": price_id}],
+        "proration_behavior": "create_prorations" if prorate else "none",
+        "metadata": {"tenant_id": tenant.id},
+    }
+    key = idempotency_key("change-price", f"{tenant.id}:{attempt}", params)
+    updated = call("change the subscription's price",
+                   lambda: _subscriptions(tenant).update(subscription_id, params, {"idempotency_key": key}))
+    return _created(updated, price_id)
+
+
+def set_trial_end(tenant: Tenant, subscription_id: str, trial_end: int, attempt: str) -> CreatedSubscription:
+    """Move the trial's end (no proration: nothing is billed during a trial)."""
+    params: SubscriptionUpdateParams = {"trial_end": trial_end, "proration_behavior": "none"}
+    key = idempotency_key("set-trial-end", f"{tenant.id}:{attempt}", params)
+    updated = call("move the trial's end",
+                   lambda: _subscriptions(tenant).update(subscription_id, params, {"idempotency_key": key}))
+    return _created(updated, updated.items.data[0].price.id)
+
+
+def cancel_subscription(tenant: Tenant, subscription_id: str) -> None:
+    """End the subscription now, without a final invoice or proration. One already ended is done."""
+    params: SubscriptionCancelParams = {"invoice_now": False, "prorate": False}
+    call_unless("resource_missing", "cancel the subscription",
+                lambda: _subscriptions(tenant).cancel(subscription_id, params))
+
+
+def schedule_price(tenant: Tenant, subscription_id: str, price_id: str, *, current_price_id: str,
+                   interval: str, schedule_id: str | None, attempt: str) -> str:
+    """From the end of the current period, the subscription on `price_id`: a subscription schedule
+    (made from the subscription, or the one already pending) whose next phase has the new price for
+    one interval, then released so the subscription simply goes on. Returns the schedule's id."""
+    schedules = client(tenant.stripe_account).v1.subscription_schedules
+    if schedule_id is None:
+        create: SubscriptionScheduleCreateParams = {"from_subscription": subscription_id}
+        made = call("schedule the plan change", lambda: schedules.create(
+            create, {"idempotency_key": idempotency_key("schedule", f"{tenant.id}:{attempt}", create)}))
+        schedule_id = str(made.id)
+    current = call("read the schedule", lambda: schedules.retrieve(schedule_id))
+    phase = current.phases[0]
+    update: SubscriptionScheduleUpdateParams = {
+        "end_behavior": "release",
+        "phases": [
+            {"items": [{"price": current_price_id, "quantity": 1}], "start_date": phase.start_date,
+             "end_date": phase.end_date, "proration_behavior": "none"},
+            {"items": [{"price": price_id, "quantity": 1}], "duration": {"interval": interval},
+             "proration_behavior": "none", "metadata": {"tenant_id": tenant.id}},
+        ],
+    }
+    call("schedule the plan change", lambda: schedules.update(
+        schedule_id, update, {"idempotency_key": idempotency_key("reschedule", f"{tenant.id}:{attempt}", update)}))
+    return schedule_id
+
+
+def schedule_of(tenant: Tenant, subscription_id: str) -> str | None:
+    """The schedule managing the subscription now, if any (Stripe names it on the subscription)."""
+    found = call("read the subscription", lambda: _subscriptions(tenant).retrieve(subscription_id))
+    schedule = found.schedule
+    if schedule is None:
+        return None
+    return schedule if isinstance(schedule, str) else str(schedule.id)
+
+
+def release_schedule(tenant: Tenant, schedule_id: str) -> None:
+    """Drop a pending change: the schedule lets go of the subscription, which stays as it is.
+    One already released (or completed) is done."""
+    schedules = client(tenant.stripe_account).v1.subscription_schedules
+    call_unless("resource_missing", "cancel the pending plan change", lambda: _release(schedules, schedule_id))
+
+
+def _release(schedules: Any, schedule_id: str) -> None:
+    current = schedules.retrieve(schedule_id)
+    if current.status in ("not_started", "active"):
+        schedules.release(schedule_id)
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    description: str
+    amount: int
+    proration: bool
+    period_start: int
+    period_end: int
+
+
+@dataclass(frozen=True)
+class InvoicePreview:
+    currency: str
+    lines: list[PreviewLine]
+    amount_due: int
+    total: int
+
+
+def preview_price_change(tenant: Tenant, subscription_id: str, price_id: str, *, prorate: bool) -> InvoicePreview:
+    """What Stripe would invoice next if the subscription moved to `price_id` now; nothing changes."""
+    params: InvoiceCreatePreviewParams = {
+        "customer": str(tenant.stripe_customer_id), "subscription": subscription_id,
+        "subscription_details": {"items": [{"id": _item_id(tenant, subscription_id), "price": price_id}],
+                                 "proration_behavior": "create_prorations" if prorate else "none"},
+    }
+    invoice = call("preview the invoice", lambda: client(tenant.stripe_account).v1.invoices.create_preview(params))
+    lines = [PreviewLine(description=str(line.description or ""), amount=line.amount,
+                         proration=_is_proration(line), period_start=line.period.start, period_end=line.period.end)
+             for line in invoice.lines.data]
+    return InvoicePreview(currency=invoice.currency, lines=lines, amount_due=invoice.amount_due, total=invoice.total)
+
+
+def _is_proration(line: Any) -> bool:
+    parent = getattr(line, "parent", None)
+    details = getattr(parent, "subscription_item_details", None) or getattr(parent, "invoice_item_details", None)
+    return bool(getattr(details, "proration", False))
+
+
+# ------------------------------------------------------ what a customer has
+
+
+@dataclass(frozen=True)
+class InvoiceSummary:
+    id: str
+    number: str | None
+    status: str | None
+    currency: str
+    amount_due: int
+    amount_paid: int
+    created: int
+    due_date: int | None
+    hosted_invoice_url: str | None
+
+
+@dataclass(frozen=True)
+class PaymentMethodSummary:
+    id: str
+    type: str
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+    is_default: bool
+
+
+def recent_invoices(account: str, customer_id: str, limit: int) -> list[InvoiceSummary]:
+    params: InvoiceListParams = {"customer": customer_id, "limit": limit}
+    listed = call("list the invoices", lambda: client(account).v1.invoices.list(params))
+    return [InvoiceSummary(id=str(invoice.id), number=invoice.number, status=invoice.status,
+                           currency=invoice.currency, amount_due=invoice.amount_due, amount_paid=invoice.amount_paid,
+                           created=invoice.created, due_date=invoice.due_date,
+                           hosted_invoice_url=invoice.hosted_invoice_url)
+            for invoice in listed.data]
+
+
+def payment_methods(account: str, customer_id: str) -> list[PaymentMethodSummary]:
+    customers = client(account).v1.customers
+    customer = call("read the customer", lambda: customers.retrieve(customer_id))
+    settings = getattr(customer, "invoice_settings", None)
+    default = getattr(settings, "default_payment_method", None)
+    params: CustomerListPaymentMethodsParams = {"limit": LIST_LIMIT}
+    listed = call("list the payment methods", lambda: customers.payment_methods.list(customer_id, params))
+    return [PaymentMethodSummary(
+        id=str(method.id), type=method.type, brand=method.card.brand if method.card else None,
+        last4=method.card.last4 if method.card else None, exp_month=method.card.exp_month if method.card else None,
+        exp_year=method.card.exp_year if method.card else None, is_default=method.id == default)
+        for method in listed.data]

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints, Valida
 
 from saas_core.access import Role
 from saas_core.clock import iso, parse_iso, utc_now
-from saas_core.models.common import Email, Name, PlanId, Slug, StrictInput, single_line
+from saas_core.models.common import Email, Money, Name, PlanId, Slug, StrictInput, single_line
 from saas_core.models.plans import BillingCycle, Limit, PlanRef, PlanType
 
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")]
@@ -65,6 +65,23 @@ class TenantStatusIn(StrictInput):
         return reason
 
 
+class ExtendTrialIn(StrictInput):
+    """POST /v1/admin/tenants/{tenant_id}/extend-trial."""
+
+    days: int = Field(ge=1, le=365)
+    reason: Reason | None = None
+
+
+class SubscriptionChangeIn(StrictInput):
+    """PUT /v1/admin/tenants/{tenant_id}/subscription (seed 002)."""
+
+    plan_id: PlanId
+    billing_cycle: BillingCycle
+    starts_immediately: bool = Field(default=False, description="Now, or at the end of the current period")
+    prorate: bool = Field(default=False, description="Bill or credit the difference for the rest of the period")
+    preview: bool = Field(default=False, description="Change nothing: return what Stripe would invoice")
+
+
 class Member(BaseModel):
     tenant_id: str
     email: str
@@ -88,6 +105,13 @@ class Subscription(BaseModel):
     current_period_end: str
     canceled_at: str | None = None
     created_at: str
+    # Its history row's key when several rows share a second and a Stripe subscription (a plan
+    # changed right after another change); rows from before keep `<created_at>#<id>`.
+    row: str | None = None
+
+    @property
+    def row_key(self) -> str:
+        return self.row or f"{self.created_at}#{self.id}"
 
 
 class PendingChange(BaseModel):
@@ -179,8 +203,14 @@ class MemberOut(BaseModel):
     joined_at: str
 
 
+class PendingChangeOut(BaseModel):
+    plan: PlanRef
+    billing_cycle: BillingCycle
+    starts_at: str
+
+
 class TenantOut(BaseModel):
-    """Seed 002's tenant details, as far as they exist so far."""
+    """Seed 002's tenant details."""
 
     id: str
     name: str
@@ -202,9 +232,94 @@ class TenantOut(BaseModel):
     memberships: list[MemberOut]
     memberships_count: int
     subscriptions_count: int
+    pending_change: PendingChangeOut | None = None
+    status_reason: str | None = None
     version: int
     created_at: str
     updated_at: str
+    deleted_at: str | None = None
+
+
+class TrialOut(BaseModel):
+    """What extend-trial answers (seed 002): the subscription's trial as Stripe now has it."""
+
+    id: str
+    status: str
+    trial_ends_at: str | None
+
+
+class ChangedSubscriptionOut(BaseModel):
+    id: str
+    plan: PlanRef
+    status: str
+    billing_cycle: BillingCycle
+    starts_at: str
+    current_period_end: str
+
+
+class PreviewLineOut(BaseModel):
+    description: str
+    amount: Money
+    proration: bool
+    period_start: str
+    period_end: str
+
+
+class InvoicePreviewOut(BaseModel):
+    """What Stripe would invoice for the change (its invoice preview)."""
+
+    currency: str
+    lines: list[PreviewLineOut]
+    amount_due_now: Money = Field(description="The prorated amount the change itself bills or credits")
+    next_invoice_total: Money
+
+
+class SubscriptionChangeOut(BaseModel):
+    """Seed 002's answer: the tenant and its subscription; with `preview`, what Stripe would invoice."""
+
+    tenant: TenantOut
+    subscription: ChangedSubscriptionOut | None
+    preview: InvoicePreviewOut | None = None
+
+
+class InvoiceOut(BaseModel):
+    id: str
+    number: str | None
+    status: str | None
+    currency: str
+    amount_due: Money
+    amount_paid: Money
+    created: str
+    due_date: str | None
+    hosted_invoice_url: str | None
+
+
+class PaymentMethodOut(BaseModel):
+    id: str
+    type: str
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+    is_default: bool
+
+
+class OrganizationOut(BaseModel):
+    name: str
+    subdomain: str | None
+    subdomain_activated_at: str | None
+    members_count: int
+
+
+class TenantDetailsOut(TenantOut):
+    """GET /v1/admin/tenants/{tenant_id}: the details with what Stripe holds for the tenant.
+    When Stripe does not answer, `invoices` and `payment_methods` are null and `warnings` says why."""
+
+    organization: OrganizationOut | None
+    invoices: list[InvoiceOut] | None
+    payment_methods: list[PaymentMethodOut] | None
+    invoices_count: int | None
+    warnings: list[str]
 
 
 class UsageOut(BaseModel):

@@ -10,9 +10,9 @@ from typing import Any
 
 from saas_core.access import Principal, Role
 from saas_core.clock import iso, parse_iso, utc_now
-from saas_core.errors import Conflict, Forbidden, NotFound
+from saas_core.errors import AppError, Conflict, Forbidden, NotFound
 from saas_core.models.tenants import Member, Subscription, Tenant, TenantStatus
-from saas_core.repositories import dynamo, tenant_index
+from saas_core.repositories import dynamo, holds, tenant_index
 from saas_core.settings import get_settings
 
 TENANT_SK = "TENANT"
@@ -55,7 +55,7 @@ def _member_item(member: Member) -> dict[str, Any]:
 
 def _subscription_item(tenant_id: str, subscription: Subscription) -> dict[str, Any]:
     return {
-        "pk": tenant_pk(tenant_id), "sk": f"SUB#{subscription.created_at}#{subscription.id}",
+        "pk": tenant_pk(tenant_id), "sk": f"SUB#{subscription.row_key}",
         "kind": "subscription", **subscription.model_dump(mode="json"),
     }
 
@@ -67,6 +67,14 @@ def get(tenant_id: str) -> Tenant | None:
     item = dynamo.get(_table(), tenant_pk(tenant_id), TENANT_SK)
     if item is None or item.get("deleted_at") or item.get("provisioning"):
         return None
+    return Tenant.model_validate(item)
+
+
+def require_including_deleted(tenant_id: str) -> Tenant:
+    """The tenant, deleted or not (admins still read deleted tenants); reservations are not tenants."""
+    item = dynamo.get(_table(), tenant_pk(tenant_id), TENANT_SK)
+    if item is None or item.get("provisioning"):
+        raise NotFound("Tenant not found")
     return Tenant.model_validate(item)
 
 
@@ -148,6 +156,7 @@ class TenantChange:
     reason: str | None = None
     history: tuple[Subscription, ...] = ()
     extra: tuple[dynamo.Write, ...] = ()
+    hold: str | None = None  # the change holding the tenant (one that touched Stripe); the write releases it
 
 
 def save(change: TenantChange) -> None:
@@ -155,9 +164,16 @@ def save(change: TenantChange) -> None:
     if after.version != before.version + 1:
         raise ValueError("a change moves the tenant's version by one")
     table = _table()
+    condition = "version = :expected AND attribute_not_exists(deleted_at)"
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    if change.hold is not None:
+        held, names, values = holds.same_change(change.hold)
+        condition += f" AND {held}"
     dynamo.transact([
-        dynamo.put(table, _tenant_item(after), condition="version = :expected AND attribute_not_exists(deleted_at)",
-                   condition_values={":expected": before.version},
+        # A put: the tenant as it is now, which also drops the hold (and its index entry).
+        dynamo.put(table, _tenant_item(after), condition=condition, names=names,
+                   condition_values={":expected": before.version, **values},
                    on_condition_failed=Conflict("The tenant was changed meanwhile; reload and retry")),
         *_plan_places(before, after),
         *(dynamo.put(table, _subscription_item(after.id, subscription)) for subscription in change.history),
@@ -166,6 +182,43 @@ def save(change: TenantChange) -> None:
         *tenant_index.writes(table, before, after),
         *change.extra,
     ])
+
+
+# A tenant held by a change that touches Stripe is on the `held_until` index under this partition.
+HELD_TENANT = "tenant_change"
+
+
+def hold(tenant: Tenant, change: str, kind: str, repair: list[str]) -> None:
+    """Hold a tenant for one change that touches Stripe, if nobody changed it since it was read
+    and no other change holds it (else 409 before anything reaches Stripe)."""
+    try:
+        dynamo.execute(holds.hold(
+            _table(), tenant_pk(tenant.id), TENANT_SK, holds.new_pending(change, kind, repair), HELD_TENANT,
+            condition=f"version = :expected AND attribute_not_exists(deleted_at) AND {holds.FREE}",
+            values={":expected": tenant.version}))
+    except Conflict:
+        raise _why_not_held(tenant) from None
+
+
+def _why_not_held(tenant: Tenant) -> AppError:
+    current = get(tenant.id)
+    if current is None:
+        return NotFound("Tenant not found")
+    if current.version != tenant.version:
+        return Conflict("The tenant was changed meanwhile; reload and retry")
+    return Conflict("Another change to this tenant is in progress; retry shortly")
+
+
+def release_hold(tenant_id: str, change: str) -> None:
+    dynamo.execute(holds.release(_table(), tenant_pk(tenant_id), TENANT_SK, change, "tenant"))
+
+
+def pending_of(tenant_id: str) -> holds.Pending | None:
+    return holds.pending_in(dynamo.get(_table(), tenant_pk(tenant_id), TENANT_SK))
+
+
+def expired_holds(now: datetime, limit: int) -> list[str]:
+    return [pk.removeprefix("TENANT#") for pk in holds.expired(_table(), HELD_TENANT, now, limit)]
 
 
 def _live_plan(tenant: Tenant) -> str | None:

@@ -12,7 +12,6 @@ the next change of the plan repairs Stripe before doing its own.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +25,7 @@ from saas_core.ids import attempt_id, new_id
 from saas_core.models.plans import AdminPlanOut, Plan, PlanIn, PlanUpdateIn, StripePrices
 from saas_core.money import to_minor
 from saas_core.repositories import plans
+from saas_core.services.changes import Undo, undo_unless_landed
 
 logger = Logger(child=True)
 
@@ -46,47 +46,6 @@ def _minor(amount: Decimal, currency: str, field: str) -> int:
 def _distinct_prices(plan: Plan) -> dict[str, StripePrices]:
     """The plan's objects in each Stripe account actually used (one key for both: one account)."""
     return {account: plan.stripe[account] for account in stripe_gateway.distinct_accounts() if account in plan.stripe}
-
-
-class _Undo:
-    """The Stripe steps done so far by one change, undone in reverse on failure."""
-
-    def __init__(self, plan_id: str) -> None:
-        self.plan_id = plan_id
-        self._steps: list[tuple[str, Callable[[], None]]] = []
-        self.stripe_needs_repair = False  # a repair this change owed failed: its hold must stay
-
-    def add(self, description: str, step: Callable[[], None]) -> None:
-        self._steps.append((description, step))
-
-    def run(self) -> bool:
-        """True when Stripe is back as it was."""
-        complete = not self.stripe_needs_repair
-        with deadline.undoing():
-            for description, step in reversed(self._steps):
-                try:
-                    step()
-                except StripeUnavailable:
-                    logger.warning("could not undo a Stripe change", extra={"plan_id": self.plan_id,
-                                                                            "step": description})
-                    complete = False
-        return complete
-
-
-def _undo_unless_landed(undo: _Undo, *, landed: Callable[[], bool], release: Callable[[], None]) -> bool:
-    """After a failure: True when the change committed anyway (its answer was lost), and
-    then nothing is undone. Otherwise undo Stripe and give the hold back, or keep the hold
-    when Stripe is not as before (or DynamoDB cannot say what happened): it names the
-    change, and whoever holds the plan next repairs Stripe first."""
-    try:
-        if landed():
-            return True
-    except Exception:
-        logger.exception("cannot tell whether the plan change was stored", extra={"plan_id": undo.plan_id})
-        return False
-    if undo.run():
-        release()
-    return False
 
 
 def _hold_released(plan_id: str, change: str) -> bool:
@@ -122,12 +81,12 @@ def publish_plan(plan: Plan, actor: Principal) -> Plan:
     if existing is not None:
         return existing  # a retry of a create that already landed: same id, same answer
     change = _reserve(plan)
-    undo = _Undo(plan.id)
+    undo = Undo(plan.id)
     try:
         plan = plan.model_copy(update={"stripe": _create_in_stripe(plan, change, undo)})
         plans.create(plan, actor, change)
     except Exception:
-        if _undo_unless_landed(undo, landed=lambda: plans.get(plan.id) is not None,
+        if undo_unless_landed(undo, landed=lambda: plans.get(plan.id) is not None,
                                release=lambda: plans.drop_reservation(plan.id, change)):
             return plan
         raise
@@ -148,7 +107,7 @@ def _reserve(plan: Plan) -> str:
     return change
 
 
-def _create_in_stripe(plan: Plan, change: str, undo: _Undo) -> dict[str, StripePrices]:
+def _create_in_stripe(plan: Plan, change: str, undo: Undo) -> dict[str, StripePrices]:
     created: dict[str, StripePrices] = {}
     for account in stripe_gateway.distinct_accounts():
         # Registered before the call: an unanswered create may still have happened. The
@@ -185,13 +144,13 @@ def update_plan(plan_id: str, data: PlanUpdateIn, actor: Principal) -> AdminPlan
         plans.save_edit(before, after, actor, new_version=after.plan_version != before.plan_version, change=None)
         return AdminPlanOut.of_plan(after)
     change, to_repair = _hold(before, "update")
-    undo = _Undo(plan_id)
+    undo = Undo(plan_id)
     try:
         _repair_stripe(before, to_repair, undo)
         after = _update_in_stripe(before, after, change, undo)
         plans.save_edit(before, after, actor, new_version=after.plan_version != before.plan_version, change=change)
     except Exception:
-        if not _undo_unless_landed(undo, landed=lambda: _hold_released(plan_id, change),
+        if not undo_unless_landed(undo, landed=lambda: _hold_released(plan_id, change),
                                    release=lambda: plans.release_hold(plan_id, change)):
             raise
     if _price_changed(before, after):
@@ -213,7 +172,7 @@ def _touches_stripe(before: Plan, after: Plan) -> bool:
     return _price_changed(before, after) or _product_changed(before, after)
 
 
-def _update_in_stripe(before: Plan, after: Plan, change: str, undo: _Undo) -> Plan:
+def _update_in_stripe(before: Plan, after: Plan, change: str, undo: Undo) -> Plan:
     """New prices and the product's new name, description or state (a rename with a reprice does both)."""
     if _price_changed(before, after):
         created = {}
@@ -284,7 +243,7 @@ def _hold(plan: Plan, kind: str) -> tuple[str, list[str]]:
     return change, to_repair
 
 
-def _repair_stripe(plan: Plan, dead_changes: list[str], undo: _Undo) -> None:
+def _repair_stripe(plan: Plan, dead_changes: list[str], undo: Undo) -> None:
     """Make Stripe show the plan as stored: its product and current prices as they should be,
     and whatever the dead changes made retired. Each step is idempotent."""
     if not dead_changes:
@@ -317,7 +276,7 @@ def clear_abandoned(plan_id: str) -> bool:
         return _clear_abandoned_create(plan_id, held)
     plan = plans.require(plan_id)
     change, to_repair = _hold(plan, "update")
-    undo = _Undo(plan_id)
+    undo = Undo(plan_id)
     try:
         _repair_stripe(plan, to_repair, undo)
     except StripeUnavailable:
@@ -346,20 +305,20 @@ def delete_plan(plan_id: str, actor: Principal) -> None:
     if plan.active_subscriptions:
         raise BadRequest(f"Cannot delete plan with {plan.active_subscriptions} active subscriptions")
     change, to_repair = _hold(plan, "delete")
-    undo = _Undo(plan_id)
+    undo = Undo(plan_id)
     try:
         _repair_stripe(plan, to_repair, undo)
         for account, prices in _distinct_prices(plan).items():
             _archive_in_stripe(account, prices, undo)
         plans.delete(plan, actor, change)
     except Exception:
-        if not _undo_unless_landed(undo, landed=lambda: plans.get(plan_id) is None,
+        if not undo_unless_landed(undo, landed=lambda: plans.get(plan_id) is None,
                                    release=lambda: plans.release_hold(plan_id, change)):
             raise
     telemetry.count("PlanDeleted", plan_type=plan.type.value)
 
 
-def _archive_in_stripe(account: str, prices: StripePrices, undo: _Undo) -> None:
+def _archive_in_stripe(account: str, prices: StripePrices, undo: Undo) -> None:
     """Retire the prices and archive the product, each step undone if a later one fails."""
     for price_id in stripe_gateway.price_ids(prices):
         undo.add(f"restore price {price_id}", functools.partial(stripe_gateway.set_prices_active, [price_id],

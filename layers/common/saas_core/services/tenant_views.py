@@ -1,11 +1,24 @@
-"""What admins see of a tenant (seed 002 tenant details). No Stripe here:
-functions that only read never load the Stripe SDK."""
+"""What admins see of a tenant (seed 002 tenant details). Only the admin details load
+Stripe (invoices and payment methods), and only when the tenant has a customer."""
 
 from __future__ import annotations
 
-from saas_core.clock import utc_now
-from saas_core.models.plans import PlanRef
-from saas_core.models.tenants import Member, MemberOut, Subscription, SubscriptionOut, Tenant, TenantOut
+from saas_core.clock import from_unix, iso, utc_now
+from saas_core.models.plans import PlanRef, PlanType
+from saas_core.models.tenants import (
+    InvoiceOut,
+    Member,
+    MemberOut,
+    OrganizationOut,
+    PaymentMethodOut,
+    PendingChangeOut,
+    Subscription,
+    SubscriptionOut,
+    Tenant,
+    TenantDetailsOut,
+    TenantOut,
+)
+from saas_core.money import from_minor
 from saas_core.repositories import tenants
 from saas_core.services.catalog import plan_ref_by_id
 
@@ -14,12 +27,56 @@ def _subscription_out(subscription: Subscription, plan_refs: dict[str, PlanRef])
     if subscription.plan_id not in plan_refs:
         plan_refs[subscription.plan_id] = plan_ref_by_id(subscription.plan_id)
     return SubscriptionOut(plan=plan_refs[subscription.plan_id],
-                           **subscription.model_dump(exclude={"plan_id", "price_id"}))
+                           **subscription.model_dump(exclude={"plan_id", "price_id", "row"}))
+
+
+RECENT_INVOICES = 10
+STRIPE_READ_SECONDS = 5.0
+STRIPE_SILENT = "Stripe did not answer: invoices and payment methods are not shown"
 
 
 def tenant_details(tenant_id: str) -> TenantOut:
     tenant = tenants.require(tenant_id)
     return details_of(tenant, tenants.members(tenant.id), tenants.subscriptions(tenant.id), {})
+
+
+def admin_details(tenant_id: str) -> TenantDetailsOut:
+    """Everything an admin sees of a tenant, deleted ones too, with its invoices and payment
+    methods from Stripe. A read never fails because Stripe is down: those are then null."""
+    tenant = tenants.require_including_deleted(tenant_id)
+    base = details_of(tenant, tenants.members(tenant.id), tenants.subscriptions(tenant.id), {})
+    invoices, methods, warnings = _from_stripe(tenant)
+    organization = None
+    if tenant.type is PlanType.ORGANIZATION:
+        organization = OrganizationOut(name=tenant.name, subdomain=tenant.subdomain_preference,
+                                       subdomain_activated_at=tenant.subdomain_activated_at,
+                                       members_count=tenant.members_count)
+    return TenantDetailsOut(**base.model_dump(), organization=organization, invoices=invoices,
+                            payment_methods=methods, invoices_count=None if invoices is None else len(invoices),
+                            warnings=warnings)
+
+
+def _from_stripe(tenant: Tenant) -> tuple[list[InvoiceOut] | None, list[PaymentMethodOut] | None, list[str]]:
+    if tenant.stripe_customer_id is None:
+        return [], [], []
+    # Imported here: of the read functions, only this one ever talks to Stripe.
+    from saas_core import deadline, stripe_gateway
+    from saas_core.errors import StripeUnavailable
+
+    try:
+        with deadline.capped(STRIPE_READ_SECONDS):
+            invoices = stripe_gateway.recent_invoices(tenant.stripe_account, tenant.stripe_customer_id,
+                                                      RECENT_INVOICES)
+            methods = stripe_gateway.payment_methods(tenant.stripe_account, tenant.stripe_customer_id)
+    except StripeUnavailable:
+        return None, None, [STRIPE_SILENT]
+    return ([InvoiceOut(id=invoice.id, number=invoice.number, status=invoice.status, currency=invoice.currency,
+                        amount_due=from_minor(invoice.amount_due, invoice.currency),
+                        amount_paid=from_minor(invoice.amount_paid, invoice.currency),
+                        created=iso(from_unix(invoice.created)),
+                        due_date=iso(from_unix(invoice.due_date)) if invoice.due_date else None,
+                        hosted_invoice_url=invoice.hosted_invoice_url) for invoice in invoices],
+            [PaymentMethodOut(**vars(method)) for method in methods], [])
 
 
 def details_of(tenant: Tenant, members: list[Member], subscriptions: list[Subscription],
@@ -40,5 +97,16 @@ def details_of(tenant: Tenant, members: list[Member], subscriptions: list[Subscr
         stripe_customer_id=tenant.stripe_customer_id, has_active_subscription=tenant.has_active_subscription,
         active_subscription=active, subscriptions=history, memberships=members_out,
         memberships_count=tenant.members_count, subscriptions_count=tenant.subscriptions_count,
+        pending_change=_pending_out(tenant, plan_refs), status_reason=tenant.status_reason,
+        subdomain_activated_at=tenant.subdomain_activated_at,
         version=tenant.version, created_at=tenant.created_at, updated_at=tenant.updated_at,
+        deleted_at=tenant.deleted_at,
     )
+
+
+def _pending_out(tenant: Tenant, plan_refs: dict[str, PlanRef]) -> PendingChangeOut | None:
+    pending = tenant.pending_change
+    if pending is None:
+        return None
+    plan = plan_refs.get(pending.plan_id) or plan_ref_by_id(pending.plan_id)
+    return PendingChangeOut(plan=plan, billing_cycle=pending.billing_cycle, starts_at=pending.starts_at)

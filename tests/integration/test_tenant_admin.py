@@ -1,0 +1,265 @@
+"""An admin's tenant operations (seed 002): status, trial, subscription, deletion and the
+details view, each checked on Stripe's side through the SDK and on DynamoDB's through
+the records, counters and audit it leaves."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from local.default_catalog import SEEDER
+from saas_core.clock import parse_iso
+from saas_core.errors import Conflict
+from saas_core.models.tenants import ExtendTrialIn
+from saas_core.repositories import tenant_index
+from saas_core.services import tenant_changes
+from tests.consistency import tenant_disagreements
+from tests.support import ADMIN_API_KEY, invoke, token
+
+Fault = Callable[..., None]
+OWNER = token("user-acme")
+
+
+@pytest.fixture
+def tenant(catalog: dict[str, Any]) -> dict[str, Any]:
+    reply = invoke("POST", "/v1/admin/tenants", api_key=ADMIN_API_KEY, body={
+        "name": "Acme Corp", "email": "admin@acme.example", "type": "organization", "plan_id": "pln_pro",
+        "billing_cycle": "monthly", "subdomain_preference": "acme", "owner_user_id": "user-acme"})
+    assert reply.status == 201, reply.body
+    data: dict[str, Any] = reply.data
+    return data
+
+
+@pytest.fixture
+def agree(dynamodb: Any, stripe_sdk: Callable[[str], Any]) -> Callable[[], None]:
+    def check() -> None:
+        assert tenant_disagreements(dynamodb, stripe_sdk) == []
+
+    return check
+
+
+def counters() -> Counter[str]:
+    return tenant_index.read_counters("tenants")
+
+
+def audit(tenant_id: str) -> list[dict[str, Any]]:
+    import boto3
+
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table("tenants")
+    items = table.query(KeyConditionExpression="pk = :pk AND begins_with(sk, :audit)",
+                        ExpressionAttributeValues={":pk": f"TENANT#{tenant_id}", ":audit": "AUDIT#"})["Items"]
+    return list(items)
+
+
+def stripe_subscription(stripe_sdk: Callable[[str], Any], subscription_id: str) -> Any:
+    return stripe_sdk("live").v1.subscriptions.retrieve(subscription_id)
+
+
+# ------------------------------------------------------------ status
+
+def test_suspending_needs_a_reason(tenant: dict[str, Any]) -> None:
+    reply = invoke("PUT", f"/v1/admin/tenants/{tenant['id']}/status", body={"status": "suspended"},
+                   api_key=ADMIN_API_KEY)
+    assert reply.status == 422
+    assert reply.body["errors"] == {"reason": ["is required to make a tenant suspended"]}
+
+
+def test_a_suspended_tenant_refuses_its_members_and_not_its_admins(tenant: dict[str, Any]) -> None:
+    path = f"/v1/tenants/{tenant['id']}/plan"
+    assert invoke("GET", path, token=OWNER).status == 200
+    before = counters()
+    reply = invoke("PUT", f"/v1/admin/tenants/{tenant['id']}/status", api_key=ADMIN_API_KEY,
+                   body={"status": "suspended", "reason": "Payment overdue"}, headers={"X-Amzn-Trace-Id": "t"})
+    assert reply.status == 200, reply.body
+    assert reply.body["message"] == "Tenant status updated successfully"
+    assert reply.data["status"] == "suspended"
+    assert reply.data["status_reason"] == "Payment overdue"
+    refused = invoke("GET", path, token=OWNER)
+    assert refused.status == 403
+    assert "suspended" in refused.body["message"]
+    assert invoke("GET", path, api_key=ADMIN_API_KEY).status == 200
+    after = counters()
+    assert (after["status_active"], after["status_suspended"]) == (before["status_active"] - 1, 1)
+    [record] = [item for item in audit(tenant["id"]) if item["action"] == "tenant.status_changed"]
+    assert record["reason"] == "Payment overdue"
+    assert record["before"]["status"] == "active"
+    assert record["after"]["status"] == "suspended"
+    assert record["trace_id"]
+    reactivated = invoke("PUT", f"/v1/admin/tenants/{tenant['id']}/status", api_key=ADMIN_API_KEY,
+                         body={"status": "active"})
+    assert reactivated.status == 200
+    assert invoke("GET", path, token=OWNER).status == 200
+
+
+# ------------------------------------------------------------ trial
+
+def test_extending_a_trial_moves_stripes_trial_end(tenant: dict[str, Any], stripe_sdk: Callable[[str], Any],
+                                                   agree: Callable[[], None]) -> None:
+    subscription_id = tenant["active_subscription"]["id"]
+    old_end = parse_iso(tenant["active_subscription"]["trial_ends_at"])
+    reply = invoke("POST", f"/v1/admin/tenants/{tenant['id']}/extend-trial", api_key=ADMIN_API_KEY,
+                   body={"days": 30, "reason": "Customer requested demo extension"})
+    assert reply.status == 200, reply.body
+    assert reply.body["message"] == "Trial extended by 30 days"
+    assert reply.data["id"] == subscription_id
+    assert reply.data["status"] == "trialing"
+    assert parse_iso(reply.data["trial_ends_at"]) == old_end + timedelta(days=30)
+    assert stripe_subscription(stripe_sdk, subscription_id).trial_end == int((old_end + timedelta(days=30)).timestamp())
+    agree()
+
+
+def test_a_trial_extension_stripe_refuses_changes_nothing(tenant: dict[str, Any], stripe_fault: Fault,
+                                                           stripe_sdk: Callable[[str], Any],
+                                                           agree: Callable[[], None]) -> None:
+    stripe_fault("error", path_prefix="/v1/subscriptions/")
+    reply = invoke("POST", f"/v1/admin/tenants/{tenant['id']}/extend-trial", api_key=ADMIN_API_KEY,
+                   body={"days": 30})
+    assert reply.status == 502
+    stored = invoke("GET", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY).data
+    assert stored["active_subscription"]["trial_ends_at"] == tenant["active_subscription"]["trial_ends_at"]
+
+
+def test_a_tenant_not_on_trial_cannot_have_it_extended(catalog: dict[str, Any]) -> None:
+    created = invoke("POST", "/v1/admin/tenants", api_key=ADMIN_API_KEY, body={
+        "name": "Solo", "email": "solo@example.com", "type": "personal", "plan_id": "pln_starter",
+        "billing_cycle": "monthly"}).data
+    reply = invoke("POST", f"/v1/admin/tenants/{created['id']}/extend-trial", api_key=ADMIN_API_KEY,
+                   body={"days": 7})
+    assert reply.status == 400
+    assert reply.body["message"] == "Tenant is not on trial"
+
+
+@pytest.mark.parametrize("days", [0, 366, -1, 1.5, None])
+def test_trial_days_are_one_to_a_year(tenant: dict[str, Any], days: Any) -> None:
+    reply = invoke("POST", f"/v1/admin/tenants/{tenant['id']}/extend-trial", api_key=ADMIN_API_KEY,
+                   body={"days": days})
+    assert reply.status == 422
+    assert "days" in reply.body["errors"]
+
+
+# ------------------------------------------------------------ subscription now
+
+def test_changing_the_plan_now_moves_the_stripe_item_and_every_counter(
+        tenant: dict[str, Any], stripe_sdk: Callable[[str], Any], catalog: dict[str, Any],
+        agree: Callable[[], None]) -> None:
+    before = counters()
+    reply = invoke("PUT", f"/v1/admin/tenants/{tenant['id']}/subscription", api_key=ADMIN_API_KEY,
+                   body={"plan_id": "pln_business", "billing_cycle": "annual", "starts_immediately": True,
+                         "prorate": True})
+    assert reply.status == 200, reply.body
+    assert reply.body["message"] == "Subscription changed successfully"
+    subscription = reply.data["subscription"]
+    assert subscription["plan"]["id"] == "pln_business"
+    assert subscription["billing_cycle"] == "annual"
+    live = stripe_subscription(stripe_sdk, subscription["id"])
+    assert live["items"].data[0].price.id == catalog["pln_business"].stripe["live"].annual_price_id
+    after = counters()
+    assert after["on_plan_pln_business"] == before["on_plan_pln_business"] + 1
+    assert after["on_plan_pln_pro"] == before["on_plan_pln_pro"] - 1
+    history = invoke("GET", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY).data["subscriptions"]
+    assert [row["plan"]["id"] for row in history] == ["pln_business", "pln_pro"]
+    assert history[1]["status"] == "canceled"
+    agree()
+
+
+def test_a_plan_of_another_type_is_refused(tenant: dict[str, Any]) -> None:
+    reply = invoke("PUT", f"/v1/admin/tenants/{tenant['id']}/subscription", api_key=ADMIN_API_KEY,
+                   body={"plan_id": "pln_starter", "billing_cycle": "monthly", "starts_immediately": True})
+    assert reply.status == 400
+    assert "personal" in reply.body["message"]
+
+
+def test_a_change_stripe_refuses_changes_nothing_on_either_side(
+        tenant: dict[str, Any], stripe_fault: Fault, stripe_sdk: Callable[[str], Any], catalog: dict[str, Any],
+        agree: Callable[[], None]) -> None:
+    stripe_fault("error", path_prefix="/v1/subscriptions/")
+    reply = invoke("PUT", f"/v1/admin/tenants/{tenant['id']}/subscription", api_key=ADMIN_API_KEY,
+                   body={"plan_id": "pln_business", "billing_cycle": "monthly", "starts_immediately": True})
+    assert reply.status == 502
+    live = stripe_subscription(stripe_sdk, tenant["active_subscription"]["id"])
+    assert live["items"].data[0].price.id == catalog["pln_pro"].stripe["live"].monthly_price_id
+    agree()
+
+
+def test_two_admins_changing_a_tenant_at_once_get_one_change_and_one_409(
+        tenant: dict[str, Any], monkeypatch: pytest.MonkeyPatch, stripe_sdk: Callable[[str], Any],
+        agree: Callable[[], None]) -> None:
+    from saas_core import stripe_gateway
+
+    change_price = stripe_gateway.change_price
+    refused: list[str] = []
+
+    def meanwhile_another_admin(*args: Any, **kwargs: Any) -> Any:
+        if not refused:
+            with pytest.raises(Conflict) as other:
+                tenant_changes.extend_trial(tenant["id"], ExtendTrialIn(days=5), SEEDER)
+            refused.append(other.value.message)
+        return change_price(*args, **kwargs)
+
+    monkeypatch.setattr(stripe_gateway, "change_price", meanwhile_another_admin)
+    reply = invoke("PUT", f"/v1/admin/tenants/{tenant['id']}/subscription", api_key=ADMIN_API_KEY,
+                   body={"plan_id": "pln_business", "billing_cycle": "monthly", "starts_immediately": True})
+    assert reply.status == 200
+    assert refused == ["Another change to this tenant is in progress; retry shortly"]
+    agree()
+
+
+# ------------------------------------------------------------ deletion
+
+def test_deleting_cancels_stripe_first_then_hides_the_tenant_from_all_but_admins(
+        tenant: dict[str, Any], stripe_sdk: Callable[[str], Any], agree: Callable[[], None]) -> None:
+    before = counters()
+    reply = invoke("DELETE", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY)
+    assert reply.status == 200, reply.body
+    assert reply.body["message"] == "Tenant deleted successfully"
+    assert stripe_subscription(stripe_sdk, tenant["active_subscription"]["id"]).status == "canceled"
+    details = invoke("GET", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY)
+    assert details.status == 200
+    assert details.data["deleted_at"]
+    assert invoke("GET", f"/v1/tenants/{tenant['id']}/plan", token=OWNER).status == 404
+    assert invoke("DELETE", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY).status == 404
+    after = counters()
+    assert after["tenants"] == before["tenants"] - 1
+    assert after["deleted"] == before["deleted"] + 1
+    assert after["plan_pln_pro"] == before["plan_pln_pro"] - 1
+    agree()
+
+
+def test_a_delete_stripe_refuses_leaves_the_tenant_as_it_was(tenant: dict[str, Any], stripe_fault: Fault,
+                                                              stripe_sdk: Callable[[str], Any],
+                                                              agree: Callable[[], None]) -> None:
+    stripe_fault("error", path_prefix="/v1/subscriptions/", method="DELETE")
+    reply = invoke("DELETE", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY)
+    assert reply.status == 502
+    assert invoke("GET", f"/v1/tenants/{tenant['id']}/plan", token=OWNER).status == 200
+    assert stripe_subscription(stripe_sdk, tenant["active_subscription"]["id"]).status == "trialing"
+    agree()
+
+
+# ------------------------------------------------------------ details
+
+def test_details_show_stripes_invoices_and_payment_methods(tenant: dict[str, Any],
+                                                           stripe_sdk: Callable[[str], Any]) -> None:
+    sdk = stripe_sdk("live")
+    sdk.v1.payment_methods.attach("pm_card_visa", {"customer": tenant["stripe_customer_id"]})
+    details = invoke("GET", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY).data
+    assert details["warnings"] == []
+    assert [method["last4"] for method in details["payment_methods"]] == ["4242"]
+    assert isinstance(details["invoices"], list)
+    assert details["invoices_count"] == len(details["invoices"])
+    assert details["organization"]["subdomain"] == "acme"
+
+
+def test_details_come_back_with_a_warning_when_stripe_does_not_answer(tenant: dict[str, Any],
+                                                                      stripe_fault: Fault) -> None:
+    stripe_fault("error", method="GET", path_prefix="/v1/")
+    reply = invoke("GET", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY)
+    assert reply.status == 200
+    assert reply.data["invoices"] is None
+    assert reply.data["payment_methods"] is None
+    assert reply.data["warnings"] == ["Stripe did not answer: invoices and payment methods are not shown"]
+    assert reply.data["name"] == "Acme Corp"
