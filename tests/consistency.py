@@ -13,6 +13,7 @@ from typing import Any
 
 import stripe
 
+from saas_core.clock import parse_iso
 from saas_core.models.tenants import LIVE_SUBSCRIPTION_STATUSES
 
 StripeFor = Callable[[str], stripe.StripeClient]
@@ -98,7 +99,25 @@ def _tenant_problems(tenant_id: str, record: dict[str, Any], stripe_for: StripeF
             subscription["status"] in LIVE_SUBSCRIPTION_STATUSES):
         return [f"tenant {tenant_id}: subscription {live.id} is {live.status} in Stripe, "
                 f"{subscription['status']} locally"]
-    return []
+    if live.status not in LIVE_SUBSCRIPTION_STATUSES or "pending" in record:
+        return []  # a held tenant's hold names what its next change repairs first
+    return _subscription_problems(tenant_id, record, live)
+
+
+def _subscription_problems(tenant_id: str, record: dict[str, Any], live: Any) -> list[str]:
+    """A live subscription shows the stored price, trial end and pending change."""
+    subscription = record["subscription"]
+    problems = []
+    if live["items"].data[0].price.id != subscription["price_id"]:
+        problems.append(f"tenant {tenant_id}: Stripe bills {live['items'].data[0].price.id}, "
+                        f"locally {subscription['price_id']}")
+    stored_trial_end = subscription.get("trial_ends_at")
+    if stored_trial_end and live.trial_end != int(parse_iso(stored_trial_end).timestamp()):
+        problems.append(f"tenant {tenant_id}: trial ends at {live.trial_end} in Stripe, {stored_trial_end} locally")
+    pending = record.get("pending_change")
+    if live.schedule != (pending["schedule_id"] if pending else None):
+        problems.append(f"tenant {tenant_id}: schedule {live.schedule} in Stripe, pending change {pending} locally")
+    return problems
 
 
 def _pointer_problems(dynamodb: Any, records: dict[str, dict[str, Any]]) -> list[str]:

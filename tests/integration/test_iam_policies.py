@@ -154,9 +154,12 @@ def test_the_sweepers_policy_grants_exactly_the_calls_it_makes(
     from tests.conftest import emulator_call
     from tests.consistency import expire
     from tests.integration.test_admin_plans import NEW_PLAN
-    from tests.integration.test_reservation_sweeper import ACME, sweep
+    from tests.integration.test_reservation_sweeper import ACME, left_behind_trial_extension, sweep
 
-    # Something of every kind left behind: a tenant reservation, a plan's, a change's hold.
+    # Something of every kind left behind: a tenant reservation, a plan's, a plan change's and a
+    # tenant change's holds.
+    left_behind_trial_extension(stripe_fault)
+    emulator_call(stripe_emulator, "DELETE", "/_emulator/faults")
     stripe_fault("error", path_prefix="/v1/subscriptions")
     stripe_fault("error", path_prefix="/v1/customers/", method="DELETE")
     stripe_fault("error", path_prefix="/v1/prices")
@@ -168,8 +171,9 @@ def test_the_sweepers_policy_grants_exactly_the_calls_it_makes(
     emulator_call(stripe_emulator, "DELETE", "/_emulator/faults")
     expire(dynamodb, "tenants", "provisioning")
     expire(dynamodb, "plans", "pending")
+    expire(dynamodb, "tenants", "pending")
     recorded.clear()
-    assert sweep() == {"cleared": 3, "left": 0}
+    assert sweep() == {"cleared": 4, "left": 0}
     granted = {(table, action) for table, actions in granted_dynamodb_actions("ReservationSweepFunction").items()
                for action in actions}
     assert recorded - granted == set(), "calls AWS would refuse with AccessDenied"

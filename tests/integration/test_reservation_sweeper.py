@@ -108,6 +108,56 @@ def test_a_plan_change_that_could_not_undo_stripe_is_repaired_by_the_sweeper(
     everything_agrees()
 
 
+def left_behind_trial_extension(stripe_fault: Fault) -> dict[str, Any]:
+    """A trial extension Stripe made but whose answer failed, then whose undo failed too:
+    Stripe's trial end moved, the tenant's did not, and the hold says so."""
+    body = {**ACME, "name": "Trialist", "email": "trials@trialist.example", "subdomain_preference": "trialist"}
+    tenant: dict[str, Any] = invoke("POST", "/v1/admin/tenants", body=body, api_key=ADMIN_API_KEY).data
+    stripe_fault("error_after", path_prefix="/v1/subscriptions/", count=1)
+    stripe_fault("error", path_prefix="/v1/subscriptions/")
+    reply = invoke("POST", f"/v1/admin/tenants/{tenant['id']}/extend-trial", body={"days": 30},
+                   api_key=ADMIN_API_KEY)
+    assert reply.status == 502
+    return tenant
+
+
+def test_a_tenant_change_that_could_not_undo_stripe_is_repaired_by_the_sweeper(
+        dynamodb: Any, stripe_fault: Fault, stripe_emulator: Any, stripe_sdk: Callable[[str], Any],
+        everything_agrees: Callable[[], None]) -> None:
+    tenant = left_behind_trial_extension(stripe_fault)
+    live = stripe_sdk("live").v1.subscriptions.retrieve(tenant["active_subscription"]["id"])
+    stored_end = int(datetime.fromisoformat(tenant["active_subscription"]["trial_ends_at"]).timestamp())
+    assert live.trial_end == stored_end + 30 * 86400, "Stripe kept the extension nobody stored"
+    clear_faults(stripe_emulator)
+    assert sweep() == {"cleared": 0, "left": 0}, "a hold that has not expired is another request's"
+    expire(dynamodb, "tenants", "pending")
+    assert sweep() == {"cleared": 1, "left": 0}
+    assert stripe_sdk("live").v1.subscriptions.retrieve(live.id).trial_end == stored_end
+    everything_agrees()
+
+
+def test_a_deletion_that_died_after_stripe_canceled_is_finished_by_the_sweeper(
+        dynamodb: Any, monkeypatch: pytest.MonkeyPatch, stripe_sdk: Callable[[str], Any],
+        everything_agrees: Callable[[], None]) -> None:
+    from saas_core.repositories import tenants
+
+    tenant = invoke("POST", "/v1/admin/tenants", body=ACME, api_key=ADMIN_API_KEY).data
+    with monkeypatch.context() as patched:
+        def killed(change: Any) -> None:
+            raise TimeoutError("the function was stopped")  # stands for a Lambda killed mid-change
+
+        patched.setattr(tenants, "save", killed)
+        assert invoke("DELETE", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY).status == 500
+    live = stripe_sdk("live").v1.subscriptions.retrieve(tenant["active_subscription"]["id"])
+    assert live.status == "canceled"
+    assert len(held(dynamodb)) == 1
+    expire(dynamodb, "tenants", "pending")
+    assert sweep() == {"cleared": 1, "left": 0}
+    details = invoke("GET", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY).data
+    assert details["deleted_at"]
+    everything_agrees()
+
+
 def test_the_sweeper_is_scheduled_every_five_minutes() -> None:
     events = load_template()["Resources"]["ReservationSweepFunction"]["Properties"]["Events"]
     assert [event["Properties"]["Schedule"] for event in events.values()] == ["rate(5 minutes)"]

@@ -208,6 +208,160 @@ def test_two_admins_changing_a_tenant_at_once_get_one_change_and_one_409(
     agree()
 
 
+# ------------------------------------------------------------ subscription at period end
+
+def change_plan(tenant_id: str, **body: Any) -> Any:
+    return invoke("PUT", f"/v1/admin/tenants/{tenant_id}/subscription", api_key=ADMIN_API_KEY, body=body)
+
+
+def schedule_of(stripe_sdk: Callable[[str], Any], subscription_id: str) -> Any:
+    live = stripe_subscription(stripe_sdk, subscription_id)
+    return stripe_sdk("live").v1.subscription_schedules.retrieve(live.schedule) if live.schedule else None
+
+
+def test_a_change_at_period_end_is_a_schedule_whose_next_phase_starts_then(
+        tenant: dict[str, Any], stripe_sdk: Callable[[str], Any], catalog: dict[str, Any],
+        agree: Callable[[], None]) -> None:
+    before = counters()
+    subscription = tenant["active_subscription"]
+    reply = change_plan(tenant["id"], plan_id="pln_business", billing_cycle="annual")
+    assert reply.status == 200, reply.body
+    pending = reply.data["tenant"]["pending_change"]
+    assert (pending["plan"]["id"], pending["billing_cycle"]) == ("pln_business", "annual")
+    assert pending["starts_at"] == subscription["current_period_end"]
+    assert reply.data["subscription"]["plan"]["id"] == "pln_pro", "the current plan runs to its period's end"
+    schedule = schedule_of(stripe_sdk, subscription["id"])
+    assert [phase["items"][0].price for phase in schedule.phases] == [
+        catalog["pln_pro"].stripe["live"].monthly_price_id, catalog["pln_business"].stripe["live"].annual_price_id]
+    assert schedule.phases[1].start_date == int(parse_iso(subscription["current_period_end"]).timestamp())
+    assert schedule.phases[0].trial_end == int(parse_iso(subscription["trial_ends_at"]).timestamp()), \
+        "the trial runs on"
+    assert schedule.end_behavior == "release"
+    assert counters() == before, "nothing moves until the period ends"
+    assert [item["action"] for item in audit(tenant["id"])][-1] == "tenant.plan_change_scheduled"
+    agree()
+
+
+def test_a_second_change_replaces_the_pending_one_and_the_current_plan_cancels_it(
+        tenant: dict[str, Any], stripe_sdk: Callable[[str], Any], catalog: dict[str, Any],
+        agree: Callable[[], None]) -> None:
+    subscription_id = tenant["active_subscription"]["id"]
+    first = change_plan(tenant["id"], plan_id="pln_business", billing_cycle="annual")
+    second = change_plan(tenant["id"], plan_id="pln_business", billing_cycle="monthly")
+    assert second.status == 200
+    assert second.data["tenant"]["pending_change"]["billing_cycle"] == "monthly"
+    schedule = schedule_of(stripe_sdk, subscription_id)
+    assert first.status == 200
+    assert len(list(stripe_sdk("live").v1.subscription_schedules.list().auto_paging_iter())) == 1, "replaced"
+    assert schedule.phases[1]["items"][0].price == catalog["pln_business"].stripe["live"].monthly_price_id
+    agree()
+    back = change_plan(tenant["id"], plan_id="pln_pro", billing_cycle="monthly")
+    assert back.status == 200
+    assert back.data["tenant"]["pending_change"] is None
+    assert stripe_subscription(stripe_sdk, subscription_id).schedule is None
+    assert stripe_sdk("live").v1.subscription_schedules.retrieve(schedule.id).status == "released"
+    agree()
+
+
+def test_changing_now_drops_a_pending_change(tenant: dict[str, Any], stripe_sdk: Callable[[str], Any],
+                                            agree: Callable[[], None]) -> None:
+    change_plan(tenant["id"], plan_id="pln_business", billing_cycle="annual")
+    now = change_plan(tenant["id"], plan_id="pln_business", billing_cycle="monthly", starts_immediately=True)
+    assert now.status == 200, now.body
+    assert now.data["tenant"]["pending_change"] is None
+    assert stripe_subscription(stripe_sdk, tenant["active_subscription"]["id"]).schedule is None
+    agree()
+
+
+def test_a_schedule_stripe_refuses_leaves_no_pending_change(tenant: dict[str, Any], stripe_fault: Fault,
+                                                            stripe_sdk: Callable[[str], Any],
+                                                            agree: Callable[[], None]) -> None:
+    stripe_fault("error", path_prefix="/v1/subscription_schedules/", count=1)  # the update after the create
+    reply = change_plan(tenant["id"], plan_id="pln_business", billing_cycle="annual")
+    assert reply.status == 502
+    assert invoke("GET", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY).data["pending_change"] is None
+    live = stripe_subscription(stripe_sdk, tenant["active_subscription"]["id"])
+    assert live.schedule is None, "the schedule made before the failure was released"
+    agree()
+
+
+def test_a_tenant_without_a_live_subscription_gets_a_new_one(
+        tenant: dict[str, Any], stripe_sdk: Callable[[str], Any], catalog: dict[str, Any],
+        agree: Callable[[], None]) -> None:
+    from saas_core.repositories import tenants
+
+    # What Stripe's cancellation (and its webhook) leaves: the subscription over.
+    stored = tenants.require(tenant["id"])
+    assert stored.subscription is not None
+    stripe_sdk("live").v1.subscriptions.cancel(stored.subscription.id)
+    ended = stored.subscription.model_copy(update={"status": "canceled", "canceled_at": stored.updated_at})
+    tenants.save(tenants.TenantChange(stored, stored.changed(subscription=ended), SEEDER, "subscription.ended"))
+    reply = change_plan(tenant["id"], plan_id="pln_business", billing_cycle="monthly")
+    assert reply.status == 200, reply.body
+    new = reply.data["subscription"]
+    assert new["id"] != stored.subscription.id
+    assert new["plan"]["id"] == "pln_business"
+    live = stripe_subscription(stripe_sdk, new["id"])
+    assert live["items"].data[0].price.id == catalog["pln_business"].stripe["live"].monthly_price_id
+    assert reply.data["tenant"]["has_active_subscription"] is True
+    agree()
+
+
+@pytest.mark.parametrize("body", [{"is_active": False}, {"is_archived": True}])
+def test_an_inactive_or_archived_plan_is_refused(tenant: dict[str, Any], body: dict[str, bool]) -> None:
+    assert invoke("PUT", "/v1/admin/plans/pln_business", api_key=ADMIN_API_KEY, body=body).status == 200
+    reply = change_plan(tenant["id"], plan_id="pln_business", billing_cycle="monthly", starts_immediately=True)
+    assert reply.status == 400
+    assert reply.body["message"] == "Plan pln_business takes no new subscriptions"
+
+
+def test_extending_the_trial_moves_a_pending_change_to_the_new_period_end(
+        tenant: dict[str, Any], stripe_sdk: Callable[[str], Any], catalog: dict[str, Any],
+        agree: Callable[[], None]) -> None:
+    change_plan(tenant["id"], plan_id="pln_business", billing_cycle="annual")
+    reply = invoke("POST", f"/v1/admin/tenants/{tenant['id']}/extend-trial", api_key=ADMIN_API_KEY,
+                   body={"days": 10, "reason": "Onboarding took longer"})
+    assert reply.status == 200, reply.body
+    details = invoke("GET", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY).data
+    new_end = details["active_subscription"]["current_period_end"]
+    assert details["pending_change"]["starts_at"] == new_end
+    schedule = schedule_of(stripe_sdk, tenant["active_subscription"]["id"])
+    assert schedule.phases[1].start_date == int(parse_iso(new_end).timestamp())
+    assert schedule.phases[0].trial_end == int(parse_iso(reply.data["trial_ends_at"]).timestamp())
+    assert schedule.phases[1]["items"][0].price == catalog["pln_business"].stripe["live"].annual_price_id
+    agree()
+
+
+# ------------------------------------------------------------ preview
+
+def test_a_preview_shows_what_stripe_would_invoice_and_changes_nothing(
+        catalog: dict[str, Any], stripe_sdk: Callable[[str], Any]) -> None:
+    created = invoke("POST", "/v1/admin/tenants", api_key=ADMIN_API_KEY, body={
+        "name": "Solo", "email": "solo@example.com", "type": "personal", "plan_id": "pln_starter",
+        "billing_cycle": "monthly"}).data
+    before_audit = audit(created["id"])
+    reply = change_plan(created["id"], plan_id="pln_professional", billing_cycle="monthly",
+                        starts_immediately=True, prorate=True, preview=True)
+    assert reply.status == 200, reply.body
+    preview = reply.data["preview"]
+    prorations = [line for line in preview["lines"] if line["proration"]]
+    assert len(prorations) == 2, "unused time credited, the rest of the period on the new price"
+    assert preview["amount_due_now"] == pytest.approx(sum(line["amount"] for line in prorations))
+    assert preview["amount_due_now"] > 0, "an upgrade costs more"
+    assert preview["next_invoice_total"] > 0
+    assert reply.data["subscription"]["plan"]["id"] == "pln_starter"
+    live = stripe_subscription(stripe_sdk, created["active_subscription"]["id"])
+    assert live["items"].data[0].price.id == catalog["pln_starter"].stripe["live"].monthly_price_id
+    assert audit(created["id"]) == before_audit
+
+
+def test_a_preview_without_proration_bills_nothing_now(tenant: dict[str, Any]) -> None:
+    reply = change_plan(tenant["id"], plan_id="pln_business", billing_cycle="monthly", preview=True)
+    assert reply.status == 200, reply.body
+    assert reply.data["preview"]["amount_due_now"] == 0
+    assert reply.data["tenant"]["pending_change"] is None
+
+
 # ------------------------------------------------------------ deletion
 
 def test_deleting_cancels_stripe_first_then_hides_the_tenant_from_all_but_admins(

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         SubscriptionListParams,
         SubscriptionScheduleCreateParams,
         SubscriptionScheduleUpdateParams,
+        SubscriptionScheduleUpdateParamsPhase,
         SubscriptionUpdateParams,
     )
 
@@ -470,11 +471,15 @@ def schedule_price(tenant: Tenant, subscription_id: str, price_id: str, *, curre
         schedule_id = str(made.id)
     current = call("read the schedule", lambda: schedules.retrieve(schedule_id))
     phase = current.phases[0]
+    now: SubscriptionScheduleUpdateParamsPhase = {
+        "items": [{"price": current_price_id, "quantity": 1}], "start_date": phase.start_date,
+        "end_date": phase.end_date, "proration_behavior": "none"}
+    if phase.trial_end:
+        now["trial_end"] = phase.trial_end  # left out, the update would end the trial at once
     update: SubscriptionScheduleUpdateParams = {
         "end_behavior": "release",
         "phases": [
-            {"items": [{"price": current_price_id, "quantity": 1}], "start_date": phase.start_date,
-             "end_date": phase.end_date, "proration_behavior": "none"},
+            now,
             {"items": [{"price": price_id, "quantity": 1}], "duration": {"interval": interval},
              "proration_behavior": "none", "metadata": {"tenant_id": tenant.id}},
         ],

@@ -4,7 +4,8 @@ A create or change that dies midway (the function killed, Stripe unreachable
 for its undo) leaves a reservation or a hold naming what Stripe holds. A
 retry of the same request resumes it; this sweeper, run on a schedule,
 finishes the rest once they have expired: customers deleted and places on
-plans given back, new products archived, plans' Stripe objects repaired. It
+plans given back, new products archived, plans' Stripe objects repaired,
+tenant deletions finished and tenants' subscriptions put back as stored. It
 reads only the `held_until` indexes, never a table, and stops before its
 deadline; the next run goes on where it stopped.
 """
@@ -19,7 +20,7 @@ from aws_lambda_powertools import Logger
 from saas_core import deadline
 from saas_core.clock import utc_now
 from saas_core.repositories import plans, tenants
-from saas_core.services import plans_admin, tenants_admin
+from saas_core.services import plans_admin, tenant_changes, tenants_admin
 
 logger = Logger(child=True)
 
@@ -42,6 +43,7 @@ def sweep() -> SweepReport:
     now = utc_now()
     _clear_each(tenants.expired_reservations(now, PAGE), tenants_admin.clear_abandoned, report)
     _clear_each(plans.expired_holds(now, PAGE), plans_admin.clear_abandoned, report)
+    _clear_each(tenants.expired_holds(now, PAGE), tenant_changes.clear_abandoned, report)
     if report.cleared or report.left:
         logger.info("swept abandoned reservations", extra=report.as_dict())
     return report

@@ -97,11 +97,21 @@ def extend_trial(tenant_id: str, data: ExtendTrialIn, actor: Principal) -> Trial
 
     def steps() -> TenantChange:
         _repair_stripe(before, to_repair, undo)
+        pending = before.pending_change
+        if pending is not None:
+            # A schedule's phases end where the trial ends: it is dropped and made again after the move.
+            undo.add("schedule the pending change again", functools.partial(
+                _reschedule, before, subscription, pending, f"{change}-undo"))
+            stripe_gateway.release_schedule(before, pending.schedule_id)
         undo.add("move the trial's end back", functools.partial(
             stripe_gateway.set_trial_end, before, subscription.id, int(old_end.timestamp()), f"{change}-undo"))
         state = stripe_gateway.set_trial_end(before, subscription.id, int(new_end.timestamp()), change)
         moved = _with_state(subscription, state)
-        after = before.changed(subscription=moved)
+        if pending is not None:
+            undo.add("drop the new schedule", lambda: _release_found(before, subscription.id))
+            pending = pending.model_copy(update={"schedule_id": _reschedule(before, subscription, pending, change),
+                                                 "starts_at": moved.current_period_end})
+        after = before.changed(subscription=moved, pending_change=pending)
         return TenantChange(before, after, actor, "tenant.trial_extended", reason=data.reason,
                             history=(moved,), hold=change)
 
@@ -252,8 +262,7 @@ def _switch_now(before: Tenant, current: Subscription, plan: Plan, price_id: str
     if before.pending_change is not None:
         pending = before.pending_change
         undo.add("schedule the pending change again", functools.partial(
-            stripe_gateway.schedule_price, before, current.id, pending.price_id, current_price_id=current.price_id,
-            interval=_interval(pending.billing_cycle), schedule_id=None, attempt=f"{change}-undo"))
+            _reschedule, before, current, pending, f"{change}-undo"))
         stripe_gateway.release_schedule(before, pending.schedule_id)
     undo.add("move the subscription back to its price", functools.partial(
         stripe_gateway.change_price, before, current.id, current.price_id, prorate=data.prorate,
@@ -290,6 +299,12 @@ def _switch_at_period_end(before: Tenant, current: Subscription, plan: Plan, pri
         schedule_id=schedule_id, plan_id=plan.id, plan_version=plan.plan_version, price_id=price_id,
         billing_cycle=data.billing_cycle, starts_at=current.current_period_end))
     return TenantChange(before, after, actor, "tenant.plan_change_scheduled", hold=change)
+
+
+def _reschedule(tenant: Tenant, current: Subscription, pending: PendingChange, attempt: str) -> str:
+    """The pending change as a new schedule from the subscription as Stripe has it now."""
+    return stripe_gateway.schedule_price(tenant, current.id, pending.price_id, current_price_id=current.price_id,
+                                         interval=_interval(pending.billing_cycle), schedule_id=None, attempt=attempt)
 
 
 def _release_found(tenant: Tenant, subscription_id: str) -> None:
