@@ -52,7 +52,13 @@ SAMPLES: dict[tuple[str, str], SampleRequest] = {
         "billing_cycle": "monthly", "subdomain_preference": "acme", "phone": "+1234567890",
         "owner_user_id": "user_acme_owner", "chargeable": False,
     }),
+    ("GET", "/v1/admin/tenants"): SampleRequest(query={"search": "acme", "type": "organization",
+                                                         "sort_by": "name", "per_page": "50"}),
+    ("GET", "/v1/admin/tenants/statistics"): SampleRequest(),
     ("GET", "/v1/admin/tenants/{tenant_id}"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
+    ("GET", "/v1/admin/tenants/{tenant_id}/subscriptions"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
+    ("GET", "/v1/admin/tenants/{tenant_id}/audit"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID},
+                                                                  query={"per_page": "10"}),
     ("PUT", "/v1/admin/tenants/{tenant_id}/status"): SampleRequest(
         {"tenant_id": SAMPLE_TENANT_ID}, body={"status": "suspended", "reason": "Payment overdue"}),
     ("PUT", "/v1/admin/tenants/{tenant_id}/subscription"): SampleRequest(

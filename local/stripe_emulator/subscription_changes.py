@@ -211,9 +211,14 @@ def _plan_update(account: Account, subscription: StripeObject, params: dict[str,
         check_trial_end(trial_end, account.now())
         _check_trial_within_phase(account, subscription, trial_end)
     ends_trial = trial_end == "now" and subscription["status"] == "trialing"
+    new_trial = isinstance(trial_end, int)
+    if new_trial and _anchor_now(params):
+        raise invalid_parameter("billing_cycle_anchor", "The billing cycle anchor cannot be earlier than the "
+                                "trial end.", code="subscription_update_trial_after_billing_cycle_anchor")
     plan = UpdatePlan(
-        changes=changes, collection=collection, trial_end=trial_end if isinstance(trial_end, int) else None,
-        resets_cycle=ends_trial or _changes_cycle(subscription, changes) or _anchor_now(params),
+        changes=changes, collection=collection, trial_end=trial_end if new_trial else None,
+        # A trial until a future date anchors the new cycle there: an interval change then bills nothing now.
+        resets_cycle=ends_trial or (_changes_cycle(subscription, changes) and not new_trial) or _anchor_now(params),
         proration=params.get("proration_behavior", "create_prorations"),
         charge=params.get("payment_behavior") != "default_incomplete",
         cancellation=plan_cancellation(account, subscription, params),

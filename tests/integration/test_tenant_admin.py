@@ -355,6 +355,29 @@ def test_a_preview_shows_what_stripe_would_invoice_and_changes_nothing(
     assert audit(created["id"]) == before_audit
 
 
+def test_a_period_end_preview_bills_the_new_price_from_the_period_end(tenant: dict[str, Any]) -> None:
+    reply = change_plan(tenant["id"], plan_id="pln_business", billing_cycle="annual", preview=True)
+    assert reply.status == 200, reply.body
+    preview = reply.data["preview"]
+    assert preview["amount_due_now"] == 0
+    assert [line["period_start"] for line in preview["lines"]] == [tenant["active_subscription"]["current_period_end"]]
+    assert preview["next_invoice_total"] == 2990.0
+
+
+def test_a_cycle_change_now_is_previewed_as_due_at_once_and_then_invoiced_so(
+        catalog: dict[str, Any], stripe_sdk: Callable[[str], Any]) -> None:
+    created = invoke("POST", "/v1/admin/tenants", api_key=ADMIN_API_KEY, body={
+        "name": "Solo", "email": "solo@example.com", "type": "personal", "plan_id": "pln_starter",
+        "billing_cycle": "monthly"}).data
+    body = {"plan_id": "pln_starter", "billing_cycle": "annual", "starts_immediately": True, "prorate": True}
+    preview = change_plan(created["id"], **body, preview=True).data["preview"]
+    assert preview["amount_due_now"] == preview["next_invoice_total"]
+    assert 0 < preview["amount_due_now"] < 190, "the annual price less the unused month"
+    assert change_plan(created["id"], **body).status == 200
+    invoices = stripe_sdk("live").v1.invoices.list({"customer": created["stripe_customer_id"]}).data
+    assert invoices[0].amount_due / 100 == preview["amount_due_now"]
+
+
 def test_a_preview_without_proration_bills_nothing_now(tenant: dict[str, Any]) -> None:
     reply = change_plan(tenant["id"], plan_id="pln_business", billing_cycle="monthly", preview=True)
     assert reply.status == 200, reply.body

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         CustomerListParams,
         CustomerListPaymentMethodsParams,
         InvoiceCreatePreviewParams,
+        InvoiceCreatePreviewParamsSubscriptionDetails,
         InvoiceListParams,
         PriceCreateParams,
         PriceListParams,
@@ -528,12 +529,20 @@ class InvoicePreview:
     total: int
 
 
-def preview_price_change(tenant: Tenant, subscription_id: str, price_id: str, *, prorate: bool) -> InvoicePreview:
-    """What Stripe would invoice next if the subscription moved to `price_id` now; nothing changes."""
+def preview_price_change(tenant: Tenant, subscription_id: str, price_id: str, *, prorate: bool,
+                         at_period_end: int | None = None) -> InvoicePreview:
+    """What Stripe would invoice next if the subscription moved to `price_id` now, or from
+    `at_period_end` (previewed as a trial until then: nothing is billed before it, and the first
+    invoice of the new price, in its own cycle, is dated then); nothing changes."""
+    details: InvoiceCreatePreviewParamsSubscriptionDetails = {
+        "items": [{"id": _item_id(tenant, subscription_id), "price": price_id}],
+        "proration_behavior": "create_prorations" if prorate else "none"}
+    if at_period_end is not None:
+        details["proration_behavior"] = "none"
+        details["trial_end"] = at_period_end
     params: InvoiceCreatePreviewParams = {
         "customer": str(tenant.stripe_customer_id), "subscription": subscription_id,
-        "subscription_details": {"items": [{"id": _item_id(tenant, subscription_id), "price": price_id}],
-                                 "proration_behavior": "create_prorations" if prorate else "none"},
+        "subscription_details": details,
     }
     invoice = call("preview the invoice", lambda: client(tenant.stripe_account).v1.invoices.create_preview(params))
     lines = [PreviewLine(description=str(line.description or ""), amount=line.amount,

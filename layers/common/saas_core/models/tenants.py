@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 
 from saas_core.access import Role
 from saas_core.clock import iso, parse_iso, utc_now
 from saas_core.models.common import Email, Money, Name, PlanId, Slug, StrictInput, single_line
-from saas_core.models.plans import BillingCycle, Limit, PlanRef, PlanType
+from saas_core.models.plans import BillingCycle, Limit, Plan, PlanRef, PlanType
 
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")]
 UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
@@ -90,6 +90,23 @@ class Member(BaseModel):
     joined_at: str
 
 
+class SubscribedPlan(BaseModel):
+    """The plan as it was when the tenant subscribed: history and lists show that (its price
+    is what the tenant pays), not what the plan has become since."""
+
+    name: str
+    display_name: str
+    tier: str
+    currency: str
+    price_monthly_minor: int
+    price_annual_minor: int
+
+    @classmethod
+    def of(cls, plan: Plan) -> SubscribedPlan:
+        return cls(name=plan.name, display_name=plan.display_name, tier=plan.tier, currency=plan.currency,
+                   price_monthly_minor=plan.price_monthly_minor, price_annual_minor=plan.price_annual_minor)
+
+
 class Subscription(BaseModel):
     """One Stripe subscription of a tenant, as the tenant's history keeps it."""
 
@@ -105,6 +122,7 @@ class Subscription(BaseModel):
     current_period_end: str
     canceled_at: str | None = None
     created_at: str
+    plan: SubscribedPlan | None = None  # None on rows written before plans were kept with them
     # Its history row's key when several rows share a second and a Stripe subscription (a plan
     # changed right after another change); rows from before keep `<created_at>#<id>`.
     row: str | None = None
@@ -172,19 +190,31 @@ class Tenant(BaseModel):
         return self.model_copy(update={**fields, "version": self.version + 1, "updated_at": iso(utc_now())})
 
     def trial_days_remaining(self, now: datetime) -> int:
-        """Whole days left, a started day counting as one (seed 002's figure)."""
-        if self.subscription is None or self.subscription.trial_ends_at is None:
-            return 0
-        remaining = parse_iso(self.subscription.trial_ends_at) - now
-        return max(0, remaining.days + (1 if remaining.seconds else 0))
+        return trial_days_left(self.subscription, now)
+
+
+def trial_days_left(subscription: Subscription | None, now: datetime) -> int:
+    """Whole days of trial left, a started day counting as one (seed 002's figure)."""
+    if subscription is None or subscription.status != "trialing" or subscription.trial_ends_at is None:
+        return 0
+    remaining = parse_iso(subscription.trial_ends_at) - now
+    return max(0, remaining.days + (1 if remaining.seconds else 0))
 
 
 # --------------------------------------------------------------- responses
 
 
+class SubscribedPlanOut(PlanRef):
+    """The plan as subscribed: names, and the prices of that plan version."""
+
+    currency: str
+    price_monthly: Money
+    price_annual: Money
+
+
 class SubscriptionOut(BaseModel):
     id: str
-    plan: PlanRef
+    plan: SubscribedPlanOut
     plan_version: str
     status: str
     billing_cycle: BillingCycle
@@ -270,7 +300,10 @@ class InvoicePreviewOut(BaseModel):
 
     currency: str
     lines: list[PreviewLineOut]
-    amount_due_now: Money = Field(description="The prorated amount the change itself bills or credits")
+    amount_due_now: Money = Field(description=(
+        "What the change bills at once: the whole previewed invoice when the billing cycle changes now "
+        "(a new cycle starts), the prorations within the same cycle (billed with the next invoice), "
+        "nothing for a change at the period's end"))
     next_invoice_total: Money
 
 
@@ -345,3 +378,107 @@ class TenantPlanOut(BaseModel):
     usage: dict[str, UsageOut]
     billing: BillingOut
     pending_downgrade: PlanRef | None = None
+
+
+# --------------------------------------------------------------- lists, statistics, audit
+
+class TenantSortField(StrEnum):
+    CREATED_AT = "created_at"
+    NAME = "name"
+    EMAIL = "email"
+    TYPE = "type"
+    STATUS = "status"
+
+
+class SortOrder(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+class ListedSubscriptionOut(BaseModel):
+    id: str
+    plan: SubscribedPlanOut
+    status: str
+    billing_cycle: BillingCycle
+    trial_ends_at: str | None
+    current_period_end: str
+
+
+class TenantListItemOut(BaseModel):
+    """One tenant in GET /v1/admin/tenants (seed 002's list fields)."""
+
+    id: str
+    name: str
+    email: str
+    type: PlanType
+    status: TenantStatus
+    subdomain_preference: str | None
+    plan_id: str
+    is_on_trial: bool
+    trial_days_remaining: int
+    billing_cycle: BillingCycle
+    has_active_subscription: bool
+    active_subscription: ListedSubscriptionOut | None
+    memberships_count: int
+    created_at: str
+    deleted_at: str | None
+
+
+class TenantPage(BaseModel):
+    items: list[TenantListItemOut]
+    next_cursor: str | None
+    per_page: int
+    total: int | None = Field(description=(
+        "Exact with no filter, with one filter (type and status together count as one) and with a "
+        "search of one word of up to 5 characters; null for anything else, which is never counted by "
+        "reading it"))
+
+
+class PlanSubscriptionsOut(BaseModel):
+    id: str
+    name: str
+    type: PlanType | None
+    tier: str
+    active_subscriptions: int
+
+
+class TenantStatisticsOut(BaseModel):
+    """GET /v1/admin/tenants/statistics (seed 002), live tenants only (deleted ones apart)."""
+
+    total_tenants: int
+    by_type: dict[str, int]
+    by_status: dict[str, int]
+    with_active_subscription: int
+    on_trial: int
+    subscription_by_plan: list[PlanSubscriptionsOut]
+    recent_signups: int = Field(description="Tenants created in the last 30 days and not deleted")
+    deleted_tenants: int
+
+
+class TenantSubscriptionsOut(BaseModel):
+    """GET /v1/admin/tenants/{tenant_id}/subscriptions: the history, newest first."""
+
+    tenant: TenantOut
+    subscriptions: list[SubscriptionOut]
+
+
+class AuditActorOut(BaseModel):
+    subject: str = Field(description="The token's subject, or `api-key` for the admin key")
+    email: str | None
+    via: str = Field(description="jwt, api_key or system")
+
+
+class AuditEntryOut(BaseModel):
+    at: str
+    actor: AuditActorOut
+    action: str
+    reason: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    trace_id: str | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None
+    per_page: int

@@ -3,13 +3,15 @@ statistics read a page or a handful of items, never the table.
 
 - Facet rows `FACET#<facet> / <created_at>#<id>`: one per filter value a tenant
   has (all, type=, status=, plan=, has_subscription=, type&status), per search
-  prefix (`q=<prefix>`: every prefix of 2 to 10 characters of every word of its
-  name, its email, the email's local part and domain, and its subdomain), and
+  prefix (`q=<prefix>`: every prefix of 2 to 5 characters of the first six words
+  of its name, its email, the email's local part and domain, and its subdomain), and
   `everything` (deleted tenants too). Each row carries the list's summary and
   one sort key per sortable field, indexed by the facet_by_* GSIs, so any
   filter, search or sort is one Query of one facet.
 - Statistics shards `STATS#<n> / TENANTS`: counters kept exact by the same
   transactions that change tenants, read by summing the shards.
+- Search counts `FACETCOUNT#q=<prefix> / STATS#<n>`: how many live tenants each
+  search prefix finds, sharded the same way, so a search's total is exact.
 
 `writes(before, after)` is what one tenant change costs here: the facet rows
 that differ and the counters' net change.
@@ -21,6 +23,7 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,9 +33,12 @@ from saas_core.repositories import dynamo
 STATS_SHARDS = 8
 STATS_SK = "TENANTS"
 SEARCH_PREFIX_MIN = 2
-SEARCH_PREFIX_MAX = 10
-# Bounds a rename's transaction (old rows out, new rows in) well under DynamoDB's 100 actions.
-SEARCH_ROWS_MAX = 36
+# Each search word is indexed by its prefixes of 2 to 5 characters, for the first NAME_WORDS_MAX
+# words of the name plus the subdomain, the email's local part and domain, and the email whole:
+# at most 40 rows, so a create or a deletion (each row and its counter) stays under DynamoDB's 100
+# actions per transaction. A longer search reads its 5-character prefix's rows, narrowed by words.
+SEARCH_PREFIX_MAX = 5
+NAME_WORDS_MAX = 6
 RECENT_SIGNUP_DAYS = 30
 SORT_FIELDS = ("name", "email", "status", "type")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -57,7 +63,7 @@ def search_words(tenant: Tenant) -> list[str]:
     """What a search matches the start of: each word of the name, the email whole, its local
     part and domain, and the subdomain; lower case, most telling first."""
     local, _, domain = tenant.email.lower().partition("@")
-    words = _WORD.findall(tenant.name.lower())
+    words = _WORD.findall(tenant.name.lower())[:NAME_WORDS_MAX]
     words += [tenant.subdomain_preference] if tenant.subdomain_preference else []
     words += [local, domain, tenant.email.lower()]
     return list(dict.fromkeys(word for word in words if word))
@@ -69,7 +75,7 @@ def search_prefixes(words: Iterable[str]) -> list[str]:
         for length in range(SEARCH_PREFIX_MIN, min(len(word), SEARCH_PREFIX_MAX) + 1):
             if word[:length] not in prefixes:
                 prefixes.append(word[:length])
-    return prefixes[:SEARCH_ROWS_MAX]
+    return prefixes
 
 
 def facets_of(tenant: Tenant) -> list[str]:
@@ -130,11 +136,13 @@ def stats_shard(tenant_id: str) -> str:
 
 
 def counters_of(tenant: Tenant) -> list[str]:
-    """The counters a tenant adds one to while it is as it is now."""
+    """The counters a tenant adds one to while it is as it is now (a deleted tenant leaves the
+    statistics, its signup included)."""
     if tenant.deleted_at is not None:
         return ["deleted"]
     names = ["tenants", f"type_{tenant.type.value}", f"status_{tenant.status.value}",
-             f"type_status_{tenant.type.value}_{tenant.status.value}", f"on_plan_{tenant.plan_id}"]
+             f"type_status_{tenant.type.value}_{tenant.status.value}", f"on_plan_{tenant.plan_id}",
+             signup_counter(tenant.created_at)]
     if tenant.has_active_subscription:
         names += ["with_active_subscription", f"plan_{tenant.plan_id}"]
     if tenant.subscription is not None and tenant.subscription.status == "trialing":
@@ -148,9 +156,7 @@ def signup_counter(created_at: str) -> str:
 
 def _stats_write(table: str, before: Tenant | None, after: Tenant) -> list[dynamo.Write]:
     delta: Counter[str] = Counter(counters_of(after))
-    if before is None:
-        delta[signup_counter(after.created_at)] += 1
-    else:
+    if before is not None:
         delta.subtract(counters_of(before))
     moved = {name: change for name, change in delta.items() if change}
     if not moved:
@@ -161,9 +167,38 @@ def _stats_write(table: str, before: Tenant | None, after: Tenant) -> list[dynam
     return [dynamo.update(table, stats_shard(after.id), STATS_SK, expression, names=names, values=values)]
 
 
+def _search_prefixes_of(tenant: Tenant | None) -> set[str]:
+    if tenant is None or tenant.deleted_at is not None:
+        return set()
+    return set(search_prefixes(search_words(tenant)))
+
+
+def search_count_pk(prefix: str) -> str:
+    return f"FACETCOUNT#q={prefix}"
+
+
+def _search_count_writes(table: str, before: Tenant | None, after: Tenant) -> list[dynamo.Write]:
+    """How many live tenants each search prefix finds, so a search's total is exact: one counter
+    per prefix per stats shard, moved only for prefixes the tenant gained or lost."""
+    old, new = _search_prefixes_of(before), _search_prefixes_of(after)
+    shard = stats_shard(after.id)
+    return [dynamo.update(table, search_count_pk(prefix), shard, "ADD #n :d", names={"#n": "tenants"},
+                          values={":d": 1 if prefix in new else -1})
+            for prefix in sorted(old ^ new)]
+
+
 def writes(table: str, before: Tenant | None, after: Tenant) -> list[dynamo.Write]:
     """The index rows and counters one tenant change moves (`before` None: a new tenant)."""
-    return _facet_writes(table, before, after) + _stats_write(table, before, after)
+    return (_facet_writes(table, before, after) + _stats_write(table, before, after)
+            + _search_count_writes(table, before, after))
+
+
+def search_total(table: str, prefix: str) -> int:
+    """Live tenants a search prefix finds: one Query of at most STATS_SHARDS counters."""
+    response = dynamo.client().query(
+        TableName=table, KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": search_count_pk(prefix)}})
+    return sum(int(dynamo.from_item(item).get("tenants", 0)) for item in response.get("Items", []))
 
 
 def read_counters(table: str) -> Counter[str]:
@@ -184,3 +219,48 @@ def read_counters(table: str) -> Counter[str]:
 def recent_signups(counters: Counter[str], now: datetime) -> int:
     days = {signup_counter((now - timedelta(days=back)).date().isoformat()) for back in range(RECENT_SIGNUP_DAYS)}
     return sum(counters[name] for name in days)
+
+
+# ------------------------------------------------------------ reading a facet
+
+# Each sort reads one index: the table itself (created_at) or a facet_by_<field> GSI.
+SORT_INDEXES: dict[str, tuple[str | None, str]] = {
+    "created_at": (None, "sk"), "name": ("facet_by_name", "by_name"), "email": ("facet_by_email", "by_email"),
+    "status": ("facet_by_status", "by_status"), "type": ("facet_by_type", "by_type"),
+}
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """A condition on facet rows beyond the facet itself, with exactly the names and values it uses."""
+
+    expression: str
+    names: dict[str, str]
+    values: dict[str, Any]
+
+
+def key_names(sort_by: str) -> tuple[str, ...]:
+    """The attributes of a row's position in the index a sort reads (a cursor's content)."""
+    index, sort_key = SORT_INDEXES[sort_by]
+    return ("pk", "sk") if index is None else ("facet", sort_key, "pk", "sk")
+
+
+def query_rows(table: str, facet: str, *, sort_by: str, descending: bool, limit: int,
+               start: dict[str, str] | None, row_filter: RowFilter | None) -> dict[str, Any]:
+    """One Query of one facet, in the order of one sort: at most `limit` rows read."""
+    index = SORT_INDEXES[sort_by][0]
+    partition = "pk" if index is None else "facet"
+    request: dict[str, Any] = {
+        "TableName": table, "KeyConditionExpression": "#part = :part", "Limit": limit,
+        "ScanIndexForward": not descending, "ExpressionAttributeNames": {"#part": partition},
+        "ExpressionAttributeValues": {":part": {"S": facet_pk(facet) if index is None else facet}},
+    }
+    if index is not None:
+        request["IndexName"] = index
+    if start is not None:
+        request["ExclusiveStartKey"] = {name: {"S": value} for name, value in start.items()}
+    if row_filter is not None:
+        request["FilterExpression"] = row_filter.expression
+        request["ExpressionAttributeNames"].update(row_filter.names)
+        request["ExpressionAttributeValues"].update(dynamo.to_item(row_filter.values))
+    return dict(dynamo.client().query(**request))

@@ -93,6 +93,28 @@ def members(tenant_id: str) -> list[Member]:
     return [Member.model_validate(item) for item in items]
 
 
+def all_subscriptions(tenant_id: str) -> list[Subscription]:
+    """The whole subscription history, newest first (a tenant's changes are few)."""
+    items = dynamo.query_all(
+        TableName=_table(), KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":pk": {"S": tenant_pk(tenant_id)}, ":prefix": {"S": "SUB#"}},
+        ScanIndexForward=False,
+    )
+    return [Subscription.model_validate(item) for item in items]
+
+
+def audit_records(tenant_id: str, limit: int, after_sk: str | None) -> list[dict[str, Any]]:
+    """At most `limit` audit records of a tenant, newest first, after the one keyed `after_sk`."""
+    request: dict[str, Any] = {
+        "TableName": _table(), "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":pk": {"S": tenant_pk(tenant_id)}, ":prefix": {"S": "AUDIT#"}},
+        "ScanIndexForward": False, "Limit": limit,
+    }
+    if after_sk is not None:
+        request["ExclusiveStartKey"] = dynamo.key(tenant_pk(tenant_id), after_sk)
+    return [dynamo.from_item(item) for item in dynamo.client().query(**request).get("Items", [])]
+
+
 def subscriptions(tenant_id: str, limit: int = RECENT_SUBSCRIPTIONS) -> list[Subscription]:
     """Subscription history, newest first."""
     response = dynamo.client().query(
@@ -267,7 +289,7 @@ class ReservationExists(Conflict):
     """The tenant id is already reserved (an earlier attempt at the same request)."""
 
 
-def _subdomain_key(subdomain: str) -> tuple[str, str]:
+def subdomain_key(subdomain: str) -> tuple[str, str]:
     return f"SUBDOMAIN#{subdomain}", "SUBDOMAIN"
 
 
@@ -293,7 +315,7 @@ def reserve(tenant: Tenant, attempt: str, plan_place: dynamo.Write) -> None:
         plan_place,
     ]
     if tenant.subdomain_preference:
-        pk, sk = _subdomain_key(tenant.subdomain_preference)
+        pk, sk = subdomain_key(tenant.subdomain_preference)
         writes.append(dynamo.put(
             table, {"pk": pk, "sk": sk, "tenant_id": tenant.id}, condition="attribute_not_exists(pk)",
             on_condition_failed=Conflict(f"Subdomain '{tenant.subdomain_preference}' is already taken")))
@@ -323,7 +345,7 @@ def expired_reservations(now: datetime, limit: int) -> list[str]:
 
 
 def subdomain_holder(subdomain: str) -> str | None:
-    pk, sk = _subdomain_key(subdomain)
+    pk, sk = subdomain_key(subdomain)
     item = dynamo.get(_table(), pk, sk)
     return str(item["tenant_id"]) if item else None
 
@@ -365,6 +387,12 @@ def activate(tenant: Tenant, owner: Member, actor: Principal, attempt: str) -> N
     """The tenant, its owner, its first subscription, the Stripe customer pointer,
     listing rows, statistics and audit: all in one transaction, only while
     this attempt still holds the reservation."""
+    # A retry of this very request (botocore's, after a timeout) is a no-op for DynamoDB.
+    dynamo.transact(activation_writes(tenant, owner, actor, attempt), client_token=_client_token(tenant.id, attempt))
+
+
+def activation_writes(tenant: Tenant, owner: Member, actor: Principal, attempt: str) -> list[dynamo.Write]:
+    """What `activate` writes in its one transaction."""
     if tenant.subscription is None:
         raise ValueError("a tenant is created with its first subscription")
     table = _table()
@@ -381,8 +409,7 @@ def activate(tenant: Tenant, owner: Member, actor: Principal, attempt: str) -> N
     if tenant.stripe_customer_id:
         writes.append(dynamo.put(table, {"pk": f"STRIPE_CUSTOMER#{tenant.stripe_customer_id}", "sk": "TENANT",
                                          "tenant_id": tenant.id}))
-    # A retry of this very request (botocore's, after a timeout) is a no-op for DynamoDB.
-    dynamo.transact(writes, client_token=_client_token(tenant.id, attempt))
+    return writes
 
 
 def release(held: Reservation, plan_place: dynamo.Write) -> None:
@@ -395,7 +422,7 @@ def release(held: Reservation, plan_place: dynamo.Write) -> None:
         plan_place,
     ]
     if held.subdomain:
-        pk, sk = _subdomain_key(held.subdomain)
+        pk, sk = subdomain_key(held.subdomain)
         writes.append(dynamo.delete(table, pk, sk, condition="tenant_id = :tenant",
                                     values={":tenant": held.tenant_id}))
     dynamo.transact(writes)

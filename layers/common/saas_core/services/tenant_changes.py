@@ -27,6 +27,7 @@ from saas_core.models.tenants import (
     InvoicePreviewOut,
     PendingChange,
     PreviewLineOut,
+    SubscribedPlan,
     Subscription,
     SubscriptionChangeIn,
     SubscriptionChangeOut,
@@ -232,7 +233,7 @@ def _new_history_row(plan: Plan, price_id: str, cycle: BillingCycle,
         status=state.status, starts_at=now, trial_ends_at=iso(from_unix(state.trial_end)) if state.trial_end else None,
         current_period_start=iso(from_unix(state.current_period_start)),
         current_period_end=iso(from_unix(state.current_period_end)), created_at=now,
-        row=f"{now}#{state.id}#{change}")
+        plan=SubscribedPlan.of(plan), row=f"{now}#{state.id}#{change}")
 
 
 def _subscribe(before: Tenant, plan: Plan, data: SubscriptionChangeIn, actor: Principal, change: str,
@@ -318,18 +319,29 @@ def _preview(tenant: Tenant, plan: Plan, price_id: str, data: SubscriptionChange
     current = tenant.subscription if tenant.has_active_subscription else None
     if current is None:
         raise BadRequest("A preview needs a live subscription: this tenant would get a new one")
+    period_end = None if data.starts_immediately else int(parse_iso(current.current_period_end).timestamp())
     preview = stripe_gateway.preview_price_change(
-        tenant, current.id, price_id, prorate=data.prorate and data.starts_immediately)
-    prorations = sum(line.amount for line in preview.lines if line.proration)
+        tenant, current.id, price_id, prorate=data.prorate and data.starts_immediately, at_period_end=period_end)
     out = InvoicePreviewOut(
         currency=preview.currency,
         lines=[PreviewLineOut(description=line.description, amount=from_minor(line.amount, preview.currency),
                               proration=line.proration, period_start=iso(from_unix(line.period_start)),
                               period_end=iso(from_unix(line.period_end))) for line in preview.lines],
-        amount_due_now=from_minor(prorations if data.starts_immediately else 0, preview.currency),
+        amount_due_now=from_minor(_due_now(current, data, preview), preview.currency),
         next_invoice_total=from_minor(preview.total, preview.currency))
     return SubscriptionChangeOut(tenant=tenant_views.details_of(tenant, [], [], {plan.id: plan_ref(plan)}),
                                  subscription=_subscription_out(tenant), preview=out)
+
+
+def _due_now(current: Subscription, data: SubscriptionChangeIn, preview: stripe_gateway.InvoicePreview) -> int:
+    """What the change bills at once: nothing at period end; a new billing cycle (monthly to
+    annual or back) starts now, so Stripe invoices the previewed invoice at once; within the
+    same cycle, the prorations, which the next invoice carries."""
+    if not data.starts_immediately:
+        return 0
+    if data.billing_cycle is not current.billing_cycle:
+        return preview.total
+    return sum(line.amount for line in preview.lines if line.proration)
 
 
 def _answer(tenant: Tenant) -> SubscriptionChangeOut:

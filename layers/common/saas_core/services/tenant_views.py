@@ -3,31 +3,52 @@ Stripe (invoices and payment methods), and only when the tenant has a customer."
 
 from __future__ import annotations
 
+from saas_core import cursor
 from saas_core.clock import from_unix, iso, utc_now
+from saas_core.errors import InvalidInput
 from saas_core.models.plans import PlanRef, PlanType
 from saas_core.models.tenants import (
+    AuditActorOut,
+    AuditEntryOut,
+    AuditPage,
     InvoiceOut,
     Member,
     MemberOut,
     OrganizationOut,
     PaymentMethodOut,
     PendingChangeOut,
+    SubscribedPlan,
+    SubscribedPlanOut,
     Subscription,
     SubscriptionOut,
     Tenant,
     TenantDetailsOut,
     TenantOut,
+    TenantSubscriptionsOut,
 )
 from saas_core.money import from_minor
-from saas_core.repositories import tenants
+from saas_core.repositories import plans, tenants
 from saas_core.services.catalog import plan_ref_by_id
 
 
-def _subscription_out(subscription: Subscription, plan_refs: dict[str, PlanRef]) -> SubscriptionOut:
-    if subscription.plan_id not in plan_refs:
-        plan_refs[subscription.plan_id] = plan_ref_by_id(subscription.plan_id)
-    return SubscriptionOut(plan=plan_refs[subscription.plan_id],
-                           **subscription.model_dump(exclude={"plan_id", "price_id", "row"}))
+def subscribed_plan_out(plan_id: str, snapshot: SubscribedPlan | None) -> SubscribedPlanOut:
+    """The plan as the subscription has it; rows from before snapshots were kept show the plan now."""
+    if snapshot is None:
+        current = plans.get(plan_id)
+        if current is None:
+            return SubscribedPlanOut(id=plan_id, name="(deleted plan)", display_name="(deleted plan)", tier="",
+                                     currency="usd", price_monthly=from_minor(0, "usd"),
+                                     price_annual=from_minor(0, "usd"))
+        snapshot = SubscribedPlan.of(current)
+    return SubscribedPlanOut(id=plan_id, name=snapshot.name, display_name=snapshot.display_name,
+                             tier=snapshot.tier, currency=snapshot.currency,
+                             price_monthly=from_minor(snapshot.price_monthly_minor, snapshot.currency),
+                             price_annual=from_minor(snapshot.price_annual_minor, snapshot.currency))
+
+
+def subscription_out(subscription: Subscription) -> SubscriptionOut:
+    return SubscriptionOut(plan=subscribed_plan_out(subscription.plan_id, subscription.plan),
+                           **subscription.model_dump(exclude={"plan_id", "price_id", "row", "plan"}))
 
 
 RECENT_INVOICES = 10
@@ -82,10 +103,10 @@ def _from_stripe(tenant: Tenant) -> tuple[list[InvoiceOut] | None, list[PaymentM
 def details_of(tenant: Tenant, members: list[Member], subscriptions: list[Subscription],
                plan_refs: dict[str, PlanRef]) -> TenantOut:
     """The details view from records already in hand (a create has them all)."""
-    history = [_subscription_out(s, plan_refs) for s in subscriptions]
+    history = [subscription_out(s) for s in subscriptions]
     active = None
     if tenant.subscription is not None and tenant.has_active_subscription:
-        active = _subscription_out(tenant.subscription, plan_refs)
+        active = subscription_out(tenant.subscription)
     members_out = [MemberOut(**m.model_dump(exclude={"tenant_id"})) for m in members]
     return TenantOut(
         id=tenant.id, name=tenant.name, email=tenant.email, phone=tenant.phone, type=tenant.type,
@@ -110,3 +131,30 @@ def _pending_out(tenant: Tenant, plan_refs: dict[str, PlanRef]) -> PendingChange
         return None
     plan = plan_refs.get(pending.plan_id) or plan_ref_by_id(pending.plan_id)
     return PendingChangeOut(plan=plan, billing_cycle=pending.billing_cycle, starts_at=pending.starts_at)
+
+
+def subscription_history(tenant_id: str) -> TenantSubscriptionsOut:
+    """Every subscription the tenant had, newest first, each with its plan as it was then."""
+    tenant = tenants.require_including_deleted(tenant_id)
+    history = tenants.all_subscriptions(tenant.id)
+    details = details_of(tenant, tenants.members(tenant.id), history[:tenants.RECENT_SUBSCRIPTIONS], {})
+    return TenantSubscriptionsOut(tenant=details, subscriptions=[subscription_out(row) for row in history])
+
+
+def audit_trail(tenant_id: str, *, per_page: int, cursor_text: str | None) -> AuditPage:
+    """Every change to the tenant, newest first, a page at a time."""
+    tenants.require_including_deleted(tenant_id)
+    query = f"audit|{tenant_id}"
+    start = cursor.decode(cursor_text, query).get("sk") if cursor_text else None
+    if start is not None and not (isinstance(start, str) and start.startswith("AUDIT#")):
+        raise InvalidInput("Invalid cursor", {"cursor": ["is not a cursor issued for this query"]})
+    records = tenants.audit_records(tenant_id, per_page + 1, start)
+    more = len(records) > per_page
+    records = records[:per_page]
+    entries = [AuditEntryOut(
+        at=record["at"], action=record["action"], reason=record.get("reason"), before=record.get("before"),
+        after=record.get("after"), trace_id=record.get("trace_id"),
+        actor=AuditActorOut(subject=record["actor"], email=record.get("actor_email"),
+                            via=record.get("actor_via") or "jwt")) for record in records]
+    next_cursor = cursor.encode({"sk": records[-1]["sk"]}, query) if more else None
+    return AuditPage(items=entries, next_cursor=next_cursor, per_page=per_page)

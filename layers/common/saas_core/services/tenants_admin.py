@@ -22,7 +22,7 @@ from saas_core.clock import from_unix, iso, utc_now
 from saas_core.errors import Conflict, InvalidInput, NotEligible, StripeUnavailable
 from saas_core.ids import attempt_id, new_id
 from saas_core.models.plans import Plan
-from saas_core.models.tenants import Member, Subscription, Tenant, TenantIn, TenantOut, TenantStatus
+from saas_core.models.tenants import Member, SubscribedPlan, Subscription, Tenant, TenantIn, TenantOut, TenantStatus
 from saas_core.repositories import plans, tenants
 from saas_core.services import tenant_views
 from saas_core.services.catalog import plan_ref
@@ -177,6 +177,7 @@ def _subscribe_in_stripe(tenant: Tenant, plan: Plan, attempt: _Attempt) -> Tenan
         trial_ends_at=iso(from_unix(created.trial_end)) if created.trial_end else None,
         current_period_start=iso(from_unix(created.current_period_start)),
         current_period_end=iso(from_unix(created.current_period_end)), created_at=tenant.created_at,
+        plan=SubscribedPlan.of(plan),
     )
     return tenant.model_copy(update={"subscription": subscription})
 
