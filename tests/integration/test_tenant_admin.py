@@ -440,3 +440,27 @@ def test_details_come_back_with_a_warning_when_stripe_does_not_answer(tenant: di
     assert reply.data["payment_methods"] is None
     assert reply.data["warnings"] == ["Stripe did not answer: invoices and payment methods are not shown"]
     assert reply.data["name"] == "Acme Corp"
+
+
+# ------------------------------------------------------------ idempotency
+
+def test_a_retried_trial_extension_with_its_idempotency_key_extends_once(
+        tenant: dict[str, Any], stripe_sdk: Callable[[str], Any]) -> None:
+    path = f"/v1/admin/tenants/{tenant['id']}/extend-trial"
+    headers = {"Idempotency-Key": "extend-acme-once"}
+    first = invoke("POST", path, body={"days": 30}, headers=headers, api_key=ADMIN_API_KEY)
+    again = invoke("POST", path, body={"days": 30}, headers=headers, api_key=ADMIN_API_KEY)
+    assert first.status == again.status == 200
+    assert again.data == first.data
+    extended = parse_iso(tenant["active_subscription"]["trial_ends_at"]) + timedelta(days=30)
+    assert stripe_subscription(stripe_sdk, first.data["id"]).trial_end == int(extended.timestamp())
+    assert [item["action"] for item in audit(tenant["id"])].count("tenant.trial_extended") == 1
+
+
+def test_a_retried_delete_with_its_idempotency_key_gets_the_first_answer(tenant: dict[str, Any]) -> None:
+    path = f"/v1/admin/tenants/{tenant['id']}"
+    headers = {"Idempotency-Key": "delete-acme"}
+    first = invoke("DELETE", path, headers=headers, api_key=ADMIN_API_KEY)
+    again = invoke("DELETE", path, headers=headers, api_key=ADMIN_API_KEY)
+    assert first.status == again.status == 200
+    assert invoke("DELETE", path, api_key=ADMIN_API_KEY).status == 404, "a new request finds nothing to delete"
