@@ -225,7 +225,7 @@ def test_a_preview_of_a_change_at_period_end_bills_nothing_now_and_the_new_price
     assert_nothing_changed(stack, tenant, before, reply)
 
 
-def test_a_prorated_preview_of_an_upgrade_now_bills_the_prorations_and_changes_nothing(
+def test_a_prorated_preview_of_an_upgrade_now_puts_the_prorations_on_the_next_invoice_and_changes_nothing(
         stack: Stack, team_plan: dict[str, Any], scale_plan: dict[str, Any]) -> None:
     tenant = create_tenant(stack, plan_id=team_plan["id"])
     before = stripe_subscription(stack, tenant).to_dict()
@@ -234,10 +234,10 @@ def test_a_prorated_preview_of_an_upgrade_now_bills_the_prorations_and_changes_n
     assert reply.status == 200, reply.body
     preview = reply.data["preview"]
     prorations = sum(Decimal(str(line["amount"])) for line in preview["lines"] if line["proration"])
-    due_now = Decimal(str(preview["amount_due_now"]))
-    assert due_now == prorations
-    assert Decimal(0) < due_now <= Decimal(199 - 79), "an upgrade bills at most the difference for the period"
-    assert Decimal(str(preview["next_invoice_total"])) == due_now + Decimal(199)
+    assert Decimal(str(preview["proration_total"])) == prorations
+    assert preview["amount_due_now"] == 0, "within the same cycle nothing is charged at once"
+    assert Decimal(0) < prorations <= Decimal(199 - 79), "an upgrade bills at most the difference for the period"
+    assert Decimal(str(preview["next_invoice_total"])) == prorations + Decimal(199)
     assert_nothing_changed(stack, tenant, before, reply)
 
 

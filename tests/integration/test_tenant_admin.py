@@ -346,8 +346,9 @@ def test_a_preview_shows_what_stripe_would_invoice_and_changes_nothing(
     preview = reply.data["preview"]
     prorations = [line for line in preview["lines"] if line["proration"]]
     assert len(prorations) == 2, "unused time credited, the rest of the period on the new price"
-    assert preview["amount_due_now"] == pytest.approx(sum(line["amount"] for line in prorations))
-    assert preview["amount_due_now"] > 0, "an upgrade costs more"
+    assert preview["proration_total"] == pytest.approx(sum(line["amount"] for line in prorations))
+    assert preview["proration_total"] > 0, "an upgrade costs more"
+    assert preview["amount_due_now"] == 0, "the prorations wait for the next invoice"
     assert preview["next_invoice_total"] > 0
     assert reply.data["subscription"]["plan"]["id"] == "pln_starter"
     live = stripe_subscription(stripe_sdk, created["active_subscription"]["id"])
@@ -376,6 +377,39 @@ def test_a_cycle_change_now_is_previewed_as_due_at_once_and_then_invoiced_so(
     assert change_plan(created["id"], **body).status == 200
     invoices = stripe_sdk("live").v1.invoices.list({"customer": created["stripe_customer_id"]}).data
     assert invoices[0].amount_due / 100 == preview["amount_due_now"]
+
+
+def test_a_prorated_downgrade_is_a_credit_and_nothing_due_now(catalog: dict[str, Any]) -> None:
+    created = invoke("POST", "/v1/admin/tenants", api_key=ADMIN_API_KEY, body={
+        "name": "Solo", "email": "solo@example.com", "type": "personal", "plan_id": "pln_enterprise",
+        "billing_cycle": "monthly"}).data
+    preview = change_plan(created["id"], plan_id="pln_professional", billing_cycle="monthly",
+                          starts_immediately=True, prorate=True, preview=True).data["preview"]
+    assert preview["proration_total"] < 0
+    assert preview["amount_due_now"] == 0
+
+
+def test_a_status_change_waits_for_a_subscription_change_in_progress(
+        tenant: dict[str, Any], monkeypatch: pytest.MonkeyPatch, agree: Callable[[], None]) -> None:
+    from saas_core import stripe_gateway
+    from saas_core.models.tenants import TenantStatusIn
+
+    change_price = stripe_gateway.change_price
+    refused: list[str] = []
+
+    def meanwhile_a_status_change(*args: Any, **kwargs: Any) -> Any:
+        if not refused:
+            with pytest.raises(Conflict) as other:
+                tenant_changes.change_status(tenant["id"], TenantStatusIn(status="suspended", reason="race"), SEEDER)
+            refused.append(other.value.message)
+        return change_price(*args, **kwargs)
+
+    monkeypatch.setattr(stripe_gateway, "change_price", meanwhile_a_status_change)
+    reply = change_plan(tenant["id"], plan_id="pln_business", billing_cycle="monthly", starts_immediately=True)
+    assert reply.status == 200
+    assert reply.data["subscription"]["plan"]["id"] == "pln_business"
+    assert refused == ["Another change to this tenant is in progress; retry shortly"]
+    agree()
 
 
 def test_a_preview_without_proration_bills_nothing_now(tenant: dict[str, Any]) -> None:

@@ -300,3 +300,12 @@ def test_history_and_audit_of_an_unknown_tenant_are_404(catalog: dict[str, Any])
     for suffix in ("subscriptions", "audit"):
         reply = invoke("GET", f"/v1/admin/tenants/tnt_00000000000000000000/{suffix}", api_key=ADMIN_API_KEY)
         assert reply.status == 404
+
+
+def test_names_with_accents_and_apostrophes_are_found_by_their_words(catalog: dict[str, Any]) -> None:
+    body = {"name": "Müller Café O'Brien", "email": "hallo@muller.example", "type": "organization",
+            "plan_id": "pln_pro", "billing_cycle": "monthly", "subdomain_preference": "muller-cafe"}
+    created = invoke("POST", "/v1/admin/tenants", body=body, api_key=ADMIN_API_KEY).data
+    for term in ("müller", "MÜLL", "café", "o'brien", "brien", "muller-cafe", "muller.example"):
+        assert ids(searched(term)) == [created["id"]], term
+    assert searched("ller") == [], "the middle of a word is no match"

@@ -122,7 +122,7 @@ class Subscription(BaseModel):
     current_period_end: str
     canceled_at: str | None = None
     created_at: str
-    plan: SubscribedPlan | None = None  # None on rows written before plans were kept with them
+    plan: SubscribedPlan
     # Its history row's key when several rows share a second and a Stripe subscription (a plan
     # changed right after another change); rows from before keep `<created_at>#<id>`.
     row: str | None = None
@@ -301,9 +301,10 @@ class InvoicePreviewOut(BaseModel):
     currency: str
     lines: list[PreviewLineOut]
     amount_due_now: Money = Field(description=(
-        "What the change bills at once: the whole previewed invoice when the billing cycle changes now "
-        "(a new cycle starts), the prorations within the same cycle (billed with the next invoice), "
-        "nothing for a change at the period's end"))
+        "What the change charges at once: the previewed invoice's amount due when the billing cycle "
+        "changes now (a new cycle starts and is invoiced); nothing otherwise"))
+    proration_total: Money = Field(description=(
+        "The net of the proration lines (negative: a credit), carried by the next invoice"))
     next_invoice_total: Money
 
 

@@ -41,7 +41,9 @@ SEARCH_PREFIX_MAX = 5
 NAME_WORDS_MAX = 6
 RECENT_SIGNUP_DAYS = 30
 SORT_FIELDS = ("name", "email", "status", "type")
-_WORD = re.compile(r"[a-z0-9]+")
+_WORD = re.compile(r"[^\W_]+")  # letters (any script) and digits: "Müller Café O'Brien" is müller, café, o, brien
+# Kept whole in a search: an email, its domain or a subdomain, which are indexed whole.
+_WHOLE = re.compile(r"[^\s]*[@.\-][^\s]*")
 
 
 # ------------------------------------------------------------ facets
@@ -67,6 +69,15 @@ def search_words(tenant: Tenant) -> list[str]:
     words += [tenant.subdomain_preference] if tenant.subdomain_preference else []
     words += [local, domain, tenant.email.lower()]
     return list(dict.fromkeys(word for word in words if word))
+
+
+def query_words(search: str) -> tuple[str, ...]:
+    """A search split as the index splits what it matches: name words at any other character,
+    while an email, a domain or a subdomain (with @, . or -) stays whole."""
+    words: list[str] = []
+    for token in search.lower().split():
+        words += [token] if _WHOLE.fullmatch(token) else _WORD.findall(token)
+    return tuple(words)
 
 
 def search_prefixes(words: Iterable[str]) -> list[str]:

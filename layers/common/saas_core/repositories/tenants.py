@@ -187,23 +187,39 @@ def save(change: TenantChange) -> None:
         raise ValueError("a change moves the tenant's version by one")
     table = _table()
     condition = "version = :expected AND attribute_not_exists(deleted_at)"
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
     if change.hold is not None:
         held, names, values = holds.same_change(change.hold)
         condition += f" AND {held}"
-    dynamo.transact([
+    else:
+        # A change that does not touch Stripe waits for one that does: its put would drop that
+        # change's hold, and with it the record of what Stripe holds.
+        condition += " AND attribute_not_exists(#pending)"
+        names, values = {"#pending": "pending"}, {}
+    try:
+        dynamo.transact(_change_writes(change, table, condition, names, values))
+    except _TenantMoved:
+        raise _why_not_held(before) from None
+
+
+class _TenantMoved(Conflict):
+    """The tenant is not as the change read it: changed, deleted or held by another change."""
+
+
+def _change_writes(change: TenantChange, table: str, condition: str, names: dict[str, str],
+                   values: dict[str, Any]) -> list[dynamo.Write]:
+    before, after = change.before, change.after
+    return [
         # A put: the tenant as it is now, which also drops the hold (and its index entry).
         dynamo.put(table, _tenant_item(after), condition=condition, names=names,
                    condition_values={":expected": before.version, **values},
-                   on_condition_failed=Conflict("The tenant was changed meanwhile; reload and retry")),
+                   on_condition_failed=_TenantMoved("The tenant was changed meanwhile; reload and retry")),
         *_plan_places(before, after),
         *(dynamo.put(table, _subscription_item(after.id, subscription)) for subscription in change.history),
         dynamo.audit(table, tenant_pk(after.id), actor=change.actor, action=change.action,
                      before=_record(before), after=_record(after), reason=change.reason),
         *tenant_index.writes(table, before, after),
         *change.extra,
-    ])
+    ]
 
 
 # A tenant held by a change that touches Stripe is on the `held_until` index under this partition.

@@ -328,20 +328,18 @@ def _preview(tenant: Tenant, plan: Plan, price_id: str, data: SubscriptionChange
                               proration=line.proration, period_start=iso(from_unix(line.period_start)),
                               period_end=iso(from_unix(line.period_end))) for line in preview.lines],
         amount_due_now=from_minor(_due_now(current, data, preview), preview.currency),
+        proration_total=from_minor(sum(line.amount for line in preview.lines if line.proration), preview.currency),
         next_invoice_total=from_minor(preview.total, preview.currency))
     return SubscriptionChangeOut(tenant=tenant_views.details_of(tenant, [], [], {plan.id: plan_ref(plan)}),
                                  subscription=_subscription_out(tenant), preview=out)
 
 
 def _due_now(current: Subscription, data: SubscriptionChangeIn, preview: stripe_gateway.InvoicePreview) -> int:
-    """What the change bills at once: nothing at period end; a new billing cycle (monthly to
-    annual or back) starts now, so Stripe invoices the previewed invoice at once; within the
-    same cycle, the prorations, which the next invoice carries."""
-    if not data.starts_immediately:
-        return 0
-    if data.billing_cycle is not current.billing_cycle:
-        return preview.total
-    return sum(line.amount for line in preview.lines if line.proration)
+    """What the change charges at once. A new billing cycle (monthly to annual or back) starting
+    now is invoiced at once; any other change only adds prorations to the next invoice."""
+    if data.starts_immediately and data.billing_cycle is not current.billing_cycle:
+        return preview.amount_due
+    return 0
 
 
 def _answer(tenant: Tenant) -> SubscriptionChangeOut:

@@ -60,7 +60,7 @@ class TenantQuery:
 
     @property
     def search_words(self) -> tuple[str, ...]:
-        return tuple((self.search or "").lower().split())
+        return tenant_index.query_words(self.search or "")
 
 
 @dataclass(frozen=True)

@@ -27,19 +27,12 @@ from saas_core.models.tenants import (
     TenantSubscriptionsOut,
 )
 from saas_core.money import from_minor
-from saas_core.repositories import plans, tenants
+from saas_core.repositories import tenants
 from saas_core.services.catalog import plan_ref_by_id
 
 
-def subscribed_plan_out(plan_id: str, snapshot: SubscribedPlan | None) -> SubscribedPlanOut:
-    """The plan as the subscription has it; rows from before snapshots were kept show the plan now."""
-    if snapshot is None:
-        current = plans.get(plan_id)
-        if current is None:
-            return SubscribedPlanOut(id=plan_id, name="(deleted plan)", display_name="(deleted plan)", tier="",
-                                     currency="usd", price_monthly=from_minor(0, "usd"),
-                                     price_annual=from_minor(0, "usd"))
-        snapshot = SubscribedPlan.of(current)
+def subscribed_plan_out(plan_id: str, snapshot: SubscribedPlan) -> SubscribedPlanOut:
+    """The plan as the subscription has it: its names and prices then, not what the plan is now."""
     return SubscribedPlanOut(id=plan_id, name=snapshot.name, display_name=snapshot.display_name,
                              tier=snapshot.tier, currency=snapshot.currency,
                              price_monthly=from_minor(snapshot.price_monthly_minor, snapshot.currency),
