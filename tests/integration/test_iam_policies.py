@@ -157,16 +157,22 @@ def test_each_policy_grants_exactly_the_dynamodb_calls_its_function_makes(
 
 def test_the_sweepers_policy_grants_exactly_the_calls_it_makes(
         catalog: dict[str, Any], recorded: set[tuple[str, str]], stripe_fault: Callable[..., None],
-        stripe_emulator: Any, dynamodb: Any) -> None:
+        stripe_emulator: Any, dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.conftest import emulator_call
     from tests.consistency import expire
     from tests.integration.test_admin_plans import NEW_PLAN
-    from tests.integration.test_reservation_sweeper import ACME, left_behind_trial_extension, sweep
+    from tests.integration.test_reservation_sweeper import (
+        ACME,
+        left_behind_deletion,
+        left_behind_trial_extension,
+        sweep,
+    )
 
     # Something of every kind left behind: a tenant reservation, a plan's, a plan change's and a
     # tenant change's holds.
     left_behind_trial_extension(stripe_fault)
     emulator_call(stripe_emulator, "DELETE", "/_emulator/faults")
+    left_behind_deletion(monkeypatch)
     stripe_fault("error", path_prefix="/v1/subscriptions")
     stripe_fault("error", path_prefix="/v1/customers/", method="DELETE")
     stripe_fault("error", path_prefix="/v1/prices")
@@ -180,7 +186,7 @@ def test_the_sweepers_policy_grants_exactly_the_calls_it_makes(
     expire(dynamodb, "plans", "pending")
     expire(dynamodb, "tenants", "pending")
     recorded.clear()
-    assert sweep() == {"cleared": 4, "left": 0}
+    assert sweep() == {"cleared": 5, "left": 0}
     granted = {(table, action) for table, actions in granted_dynamodb_actions("ReservationSweepFunction").items()
                for action in actions}
     assert recorded - granted == set(), "calls AWS would refuse with AccessDenied"

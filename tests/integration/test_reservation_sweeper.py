@@ -136,18 +136,28 @@ def test_a_tenant_change_that_could_not_undo_stripe_is_repaired_by_the_sweeper(
     everything_agrees()
 
 
-def test_a_deletion_that_died_after_stripe_canceled_is_finished_by_the_sweeper(
-        dynamodb: Any, monkeypatch: pytest.MonkeyPatch, stripe_sdk: Callable[[str], Any],
-        everything_agrees: Callable[[], None]) -> None:
+def left_behind_deletion(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A deletion whose function was stopped after Stripe canceled the subscription."""
     from saas_core.repositories import tenants
 
-    tenant = invoke("POST", "/v1/admin/tenants", body=ACME, api_key=ADMIN_API_KEY).data
+    body = {**ACME, "name": "Goner", "email": "bye@goner.example", "subdomain_preference": "goner"}
+    tenant: dict[str, Any] = invoke("POST", "/v1/admin/tenants", body=body, api_key=ADMIN_API_KEY).data
     with monkeypatch.context() as patched:
         def killed(change: Any) -> None:
             raise TimeoutError("the function was stopped")  # stands for a Lambda killed mid-change
 
         patched.setattr(tenants, "save", killed)
         assert invoke("DELETE", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY).status == 500
+    return tenant
+
+
+def test_a_deletion_that_died_after_stripe_canceled_is_finished_by_the_sweeper(
+        dynamodb: Any, monkeypatch: pytest.MonkeyPatch, stripe_sdk: Callable[[str], Any],
+        everything_agrees: Callable[[], None]) -> None:
+    tenant = left_behind_deletion(monkeypatch)
+    extended = invoke("POST", f"/v1/admin/tenants/{tenant['id']}/extend-trial", body={"days": 3},
+                      api_key=ADMIN_API_KEY)
+    assert extended.status == 409, "only a deletion finishes a deletion"
     live = stripe_sdk("live").v1.subscriptions.retrieve(tenant["active_subscription"]["id"])
     assert live.status == "canceled"
     assert len(held(dynamodb)) == 1

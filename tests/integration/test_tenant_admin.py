@@ -315,20 +315,30 @@ def test_an_inactive_or_archived_plan_is_refused(tenant: dict[str, Any], body: d
     assert reply.body["message"] == "Plan pln_business takes no new subscriptions"
 
 
-def test_extending_the_trial_moves_a_pending_change_to_the_new_period_end(
-        tenant: dict[str, Any], stripe_sdk: Callable[[str], Any], catalog: dict[str, Any],
-        agree: Callable[[], None]) -> None:
+def test_a_trial_with_a_pending_plan_change_is_not_extended_until_the_change_is_canceled(
+        tenant: dict[str, Any], stripe_sdk: Callable[[str], Any], agree: Callable[[], None]) -> None:
     change_plan(tenant["id"], plan_id="pln_business", billing_cycle="annual")
-    reply = invoke("POST", f"/v1/admin/tenants/{tenant['id']}/extend-trial", api_key=ADMIN_API_KEY,
-                   body={"days": 10, "reason": "Onboarding took longer"})
-    assert reply.status == 200, reply.body
-    details = invoke("GET", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY).data
-    new_end = details["active_subscription"]["current_period_end"]
-    assert details["pending_change"]["starts_at"] == new_end
-    schedule = schedule_of(stripe_sdk, tenant["active_subscription"]["id"])
-    assert schedule.phases[1].start_date == int(parse_iso(new_end).timestamp())
-    assert schedule.phases[0].trial_end == int(parse_iso(reply.data["trial_ends_at"]).timestamp())
-    assert schedule.phases[1]["items"][0].price == catalog["pln_business"].stripe["live"].annual_price_id
+    path = f"/v1/admin/tenants/{tenant['id']}/extend-trial"
+    refused = invoke("POST", path, api_key=ADMIN_API_KEY, body={"days": 10})
+    assert refused.status == 400
+    assert "cancel it first" in refused.body["message"]
+    change_plan(tenant["id"], plan_id="pln_pro", billing_cycle="monthly")
+    assert invoke("POST", path, api_key=ADMIN_API_KEY, body={"days": 10}).status == 200
+    agree()
+
+
+def test_changing_now_with_a_pending_change_that_stripe_refuses_keeps_both_as_they_were(
+        tenant: dict[str, Any], stripe_fault: Fault, stripe_sdk: Callable[[str], Any], catalog: dict[str, Any],
+        agree: Callable[[], None]) -> None:
+    scheduled = change_plan(tenant["id"], plan_id="pln_business", billing_cycle="annual").data
+    stripe_fault("error", path_prefix="/v1/subscription_schedules/", count=2)  # the release
+    reply = change_plan(tenant["id"], plan_id="pln_business", billing_cycle="monthly", starts_immediately=True)
+    assert reply.status == 502
+    stored = invoke("GET", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY).data
+    assert stored["pending_change"] == scheduled["tenant"]["pending_change"]
+    live = stripe_subscription(stripe_sdk, tenant["active_subscription"]["id"])
+    assert live["items"].data[0].price.id == catalog["pln_pro"].stripe["live"].monthly_price_id
+    assert live.schedule is not None
     agree()
 
 

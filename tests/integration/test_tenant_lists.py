@@ -309,3 +309,22 @@ def test_names_with_accents_and_apostrophes_are_found_by_their_words(catalog: di
     for term in ("müller", "MÜLL", "café", "o'brien", "brien", "muller-cafe", "muller.example"):
         assert ids(searched(term)) == [created["id"]], term
     assert searched("ller") == [], "the middle of a word is no match"
+
+
+def test_a_combinations_pages_keep_reading_the_facet_they_started_on(
+        population: list[Tenant], monkeypatch: pytest.MonkeyPatch) -> None:
+    from collections import Counter
+
+    from saas_core.services import tenant_lists
+
+    query = {"type": "organization", "has_subscription": "true", "per_page": "5"}
+    first = listed(query)
+
+    # Meanwhile the counters change so that the other filter's facet is now the smaller one.
+    def reversed_sizes() -> Counter[str]:
+        return Counter({"type_organization": 1, "with_active_subscription": 10_000, "tenants": 10_000})
+
+    monkeypatch.setattr(tenant_lists, "_counters", reversed_sizes)
+    rest = every_page({**query, "cursor": first["next_cursor"]})
+    expected = [t for t in population if t.type.value == "organization" and live(t)]
+    assert ids(first["items"] + rest) == newest_first(expected)

@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger
 from saas_core import stripe_gateway
 from saas_core.access import Principal
 from saas_core.clock import from_unix, iso, parse_iso, utc_now
-from saas_core.errors import BadRequest, InvalidInput, NotEligible, StripeUnavailable
+from saas_core.errors import BadRequest, Conflict, InvalidInput, NotEligible, StripeUnavailable
 from saas_core.ids import attempt_id
 from saas_core.models.plans import BillingCycle, Plan
 from saas_core.models.tenants import (
@@ -60,6 +60,9 @@ def change_status(tenant_id: str, data: TenantStatusIn, actor: Principal) -> Ten
 
 def _hold(tenant: Tenant, kind: str) -> tuple[str, list[str]]:
     left_behind = tenants.pending_of(tenant.id)
+    if left_behind is not None and left_behind.kind == "delete" and kind != "delete":
+        # Its Stripe subscription may be canceled already: only a deletion finishes it.
+        raise Conflict("A deletion of this tenant did not finish; delete it again or wait for the sweeper")
     to_repair = left_behind.left_to_repair() if left_behind else []
     change = attempt_id()
     tenants.hold(tenant, change, kind, to_repair)
@@ -91,6 +94,10 @@ def extend_trial(tenant_id: str, data: ExtendTrialIn, actor: Principal) -> Trial
     subscription = before.subscription
     if subscription is None or subscription.status != "trialing" or subscription.trial_ends_at is None:
         raise BadRequest("Tenant is not on trial")
+    if before.pending_change is not None:
+        # The pending schedule's phases end where the trial ends; Stripe moves a trial only outside one.
+        raise BadRequest("The tenant has a plan change pending at the end of its trial: cancel it first "
+                         "(choose the current plan), extend the trial, then schedule the change again")
     old_end = parse_iso(subscription.trial_ends_at)
     new_end = old_end + timedelta(days=data.days)
     change, to_repair = _hold(before, "trial")
@@ -98,21 +105,11 @@ def extend_trial(tenant_id: str, data: ExtendTrialIn, actor: Principal) -> Trial
 
     def steps() -> TenantChange:
         _repair_stripe(before, to_repair, undo)
-        pending = before.pending_change
-        if pending is not None:
-            # A schedule's phases end where the trial ends: it is dropped and made again after the move.
-            undo.add("schedule the pending change again", functools.partial(
-                _reschedule, before, subscription, pending, f"{change}-undo"))
-            stripe_gateway.release_schedule(before, pending.schedule_id)
         undo.add("move the trial's end back", functools.partial(
             stripe_gateway.set_trial_end, before, subscription.id, int(old_end.timestamp()), f"{change}-undo"))
         state = stripe_gateway.set_trial_end(before, subscription.id, int(new_end.timestamp()), change)
         moved = _with_state(subscription, state)
-        if pending is not None:
-            undo.add("drop the new schedule", lambda: _release_found(before, subscription.id))
-            pending = pending.model_copy(update={"schedule_id": _reschedule(before, subscription, pending, change),
-                                                 "starts_at": moved.current_period_end})
-        after = before.changed(subscription=moved, pending_change=pending)
+        after = before.changed(subscription=moved)
         return TenantChange(before, after, actor, "tenant.trial_extended", reason=data.reason,
                             history=(moved,), hold=change)
 
@@ -140,17 +137,22 @@ def delete_tenant(tenant_id: str, actor: Principal) -> None:
     undone, so a write that fails after it is finished later instead (the hold says so)."""
     before = tenants.require(tenant_id)
     change, _ = _hold(before, "delete")
+    progress: list[str] = []
     try:
-        _cancel_in_stripe(before)
-    except StripeUnavailable:
-        tenants.release_hold(tenant_id, change)  # nothing was canceled: Stripe is as it was
+        _cancel_in_stripe(before, progress)
+    except StripeUnavailable as failure:
+        if not failure.outcome_unknown and not progress:
+            tenants.release_hold(tenant_id, change)  # nothing was canceled: Stripe is as it was
+        # Otherwise the hold stays, a deletion: a retry or the sweeper finishes it.
         raise
     _finish_delete(before, actor, change)
 
 
-def _cancel_in_stripe(tenant: Tenant) -> None:
+def _cancel_in_stripe(tenant: Tenant, progress: list[str] | None = None) -> None:
+    done = progress if progress is not None else []
     if tenant.pending_change is not None:
         stripe_gateway.release_schedule(tenant, tenant.pending_change.schedule_id)
+        done.append("schedule released")
     if tenant.subscription is not None and tenant.has_active_subscription:
         stripe_gateway.cancel_subscription(tenant, tenant.subscription.id)
 
@@ -212,11 +214,12 @@ def _keep_current(before: Tenant, actor: Principal, *, preview: bool) -> Subscri
     """The plan and cycle it already has: a pending change is dropped, else nothing happens."""
     if before.pending_change is None or preview:
         return _answer(before)
-    change, _ = _hold(before, "subscription")
+    change, to_repair = _hold(before, "subscription")
     undo = Undo(before.id)
     pending = before.pending_change
 
     def steps() -> TenantChange:
+        _repair_stripe(before, to_repair, undo)
         stripe_gateway.release_schedule(before, pending.schedule_id)
         return TenantChange(before, before.changed(pending_change=None), actor, "tenant.plan_change_canceled",
                             hold=change)
@@ -260,15 +263,14 @@ def _switch_now(before: Tenant, current: Subscription, plan: Plan, price_id: str
                 actor: Principal, change: str, to_repair: list[str], undo: Undo) -> TenantChange:
     """The subscription's item moves to the new price now; a pending change is dropped."""
     _repair_stripe(before, to_repair, undo)
-    if before.pending_change is not None:
-        pending = before.pending_change
-        undo.add("schedule the pending change again", functools.partial(
-            _reschedule, before, current, pending, f"{change}-undo"))
-        stripe_gateway.release_schedule(before, pending.schedule_id)
     undo.add("move the subscription back to its price", functools.partial(
         stripe_gateway.change_price, before, current.id, current.price_id, prorate=data.prorate,
         attempt=f"{change}-undo"))
+    # A subscription on a schedule takes a direct change as the schedule's current phase; the
+    # pending phase is dropped only once the price moved, so an undo never has to make it again.
     state = stripe_gateway.change_price(before, current.id, price_id, prorate=data.prorate, attempt=change)
+    if before.pending_change is not None:
+        stripe_gateway.release_schedule(before, before.pending_change.schedule_id)
     now = iso(utc_now())
     ended = current.model_copy(update={"status": "canceled", "canceled_at": now})
     row = _new_history_row(plan, price_id, data.billing_cycle, state, change)
@@ -300,12 +302,6 @@ def _switch_at_period_end(before: Tenant, current: Subscription, plan: Plan, pri
         schedule_id=schedule_id, plan_id=plan.id, plan_version=plan.plan_version, price_id=price_id,
         billing_cycle=data.billing_cycle, starts_at=current.current_period_end))
     return TenantChange(before, after, actor, "tenant.plan_change_scheduled", hold=change)
-
-
-def _reschedule(tenant: Tenant, current: Subscription, pending: PendingChange, attempt: str) -> str:
-    """The pending change as a new schedule from the subscription as Stripe has it now."""
-    return stripe_gateway.schedule_price(tenant, current.id, pending.price_id, current_price_id=current.price_id,
-                                         interval=_interval(pending.billing_cycle), schedule_id=None, attempt=attempt)
 
 
 def _release_found(tenant: Tenant, subscription_id: str) -> None:

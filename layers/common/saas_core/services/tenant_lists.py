@@ -120,8 +120,10 @@ def _check_search(query: TenantQuery) -> None:
                            {"search": [f"needs a word of at least {SEARCH_MIN} characters"]})
 
 
-def plan_read(query: TenantQuery) -> FacetRead:
-    """The facet to read for this query, its row filter and its total (None when not exact)."""
+def plan_read(query: TenantQuery, facet_read_before: str | None = None) -> FacetRead:
+    """The facet to read for this query, its row filter and its total (None when not exact).
+    `facet_read_before`: the facet the query's earlier pages read (a cursor names it), which a
+    combination keeps so that counters moving between pages cannot move it to another facet."""
     _check_search(query)
     filters = _single_filters(query)
     words = query.search_words
@@ -129,6 +131,8 @@ def plan_read(query: TenantQuery) -> FacetRead:
         return _everything(filters, words)
     if words:
         return _searched(filters, words)
+    if len(filters) > 1 and facet_read_before in {facet for facet, _, _, _ in filters}:
+        return FacetRead(facet_read_before, _all_of(filters), None)
     counters = _counters()
     if not filters:
         return FacetRead("all", None, counters["tenants"])
@@ -138,13 +142,16 @@ def plan_read(query: TenantQuery) -> FacetRead:
     if {name for _, _, name, _ in filters} == {"type", "status"}:
         kind, status = filters[0][3], filters[1][3]
         return FacetRead(f"type={kind}&status={status}", None, counters[f"type_status_{kind}_{status}"])
-    # A combination: the smallest facet, the other filters on its rows.
-    facet, _, name, _ = min(filters, key=lambda given: _counted(counters, given[1]))
+    # A combination: the smallest facet, every filter on its rows (its own one costs nothing).
+    facet = min(filters, key=lambda given: _counted(counters, given[1]))[0]
+    return FacetRead(facet, _all_of(filters), None)
+
+
+def _all_of(filters: list[tuple[str, str, str, Any]]) -> RowFilter | None:
     rest = _Filters()
-    for _, _, other_name, other_value in filters:
-        if other_name != name:
-            rest.equals(other_name, other_value)
-    return FacetRead(facet, rest.built(), None)
+    for _, _, name, value in filters:
+        rest.equals(name, value)
+    return rest.built()
 
 
 def _counted(counters: Counter[str], counter: str) -> int:
@@ -190,20 +197,25 @@ def _everything(filters: list[tuple[str, str, str, Any]], words: tuple[str, ...]
 # ------------------------------------------------------------ the page
 
 def list_tenants(query: TenantQuery, *, per_page: int, cursor_text: str | None) -> TenantPage:
-    start = _start_of(cursor_text, query) if cursor_text else None
-    read = plan_read(query)
+    start, facet_read_before = _start_of(cursor_text, query) if cursor_text else (None, None)
+    read = plan_read(query, facet_read_before)
     rows, next_key = _read_page(query, read, per_page, start)
-    next_cursor = cursor.encode(next_key, query.identity()) if next_key else None
+    next_cursor = cursor.encode({**next_key, FACET_IN_CURSOR: read.facet}, query.identity()) if next_key else None
     return TenantPage(items=[_item(row) for row in rows], next_cursor=next_cursor, per_page=per_page,
                       total=read.total)
 
 
-def _start_of(cursor_text: str, query: TenantQuery) -> dict[str, str]:
+FACET_IN_CURSOR = "read"
+
+
+def _start_of(cursor_text: str, query: TenantQuery) -> tuple[dict[str, str], str]:
+    """Where the page starts and which facet the earlier pages read."""
     position = cursor.decode(cursor_text, query.identity())
-    expected = set(tenant_index.key_names(query.sort_by.value))
+    expected = {*tenant_index.key_names(query.sort_by.value), FACET_IN_CURSOR}
     if set(position) != expected or not all(isinstance(value, str) for value in position.values()):
         raise InvalidInput("Invalid cursor", {"cursor": ["is not a cursor issued for this query"]})
-    return {name: str(value) for name, value in position.items()}
+    facet = str(position.pop(FACET_IN_CURSOR))
+    return {name: str(value) for name, value in position.items()}, facet
 
 
 def _read_page(query: TenantQuery, read: FacetRead, per_page: int,
