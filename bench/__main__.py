@@ -8,6 +8,11 @@
    lazy creation cannot flatter the figure.
 2. Calls per route: the DynamoDB and Stripe requests one request makes, with
    moto in-process and the Stripe emulator, counted at the HTTP client.
+3. Tenant writes: the DynamoDB write units each tenant change costs, on the base
+   table and on each index (bench/tenants.py, local/dynamodb_costs.py).
+4. Tenant list at 10,000 tenants: calls and rows read by the list's first and a
+   middle page for each sort, filter, search and a combination, against their
+   bounds; calls of statistics and details.
 
 It prints figures; it never passes or fails on time.
 """
@@ -18,11 +23,9 @@ import os
 import statistics
 import subprocess
 import sys
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
+from bench.calls import counting_calls
+from bench.tenants import tenant_list_at_scale, tenant_writes
 from local.template import Route, api_routes, load_template
 
 RUNS = 9
@@ -97,33 +100,6 @@ def _stripe_user(route: Route) -> bool:
 
 # ------------------------------------------------------------ calls per route
 
-@contextmanager
-def counting_calls() -> Iterator[Counter[str]]:
-    """Count DynamoDB operations (at botocore) and Stripe HTTP attempts (at the SDK's client)."""
-    import botocore.client
-    import stripe
-
-    counts: Counter[str] = Counter()
-    make_api_call = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
-    stripe_request = stripe.RequestsClient.request
-
-    def counted_api_call(self: Any, operation: str, params: Any) -> Any:
-        counts[f"dynamodb:{operation}"] += 1
-        return make_api_call(self, operation, params)
-
-    def counted_stripe(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        counts["stripe"] += 1
-        return stripe_request(self, method, url, *args, **kwargs)
-
-    botocore.client.BaseClient._make_api_call = counted_api_call  # type: ignore[attr-defined]
-    stripe.RequestsClient.request = counted_stripe  # type: ignore[method-assign]
-    try:
-        yield counts
-    finally:
-        botocore.client.BaseClient._make_api_call = make_api_call  # type: ignore[attr-defined]
-        stripe.RequestsClient.request = stripe_request  # type: ignore[method-assign]
-
-
 def calls_per_route(routes: list[Route]) -> None:
     os.environ.update(BENCH_ENV)
     import boto3
@@ -185,6 +161,8 @@ def main() -> int:
     routes = api_routes(load_template())
     cold_imports(routes)
     calls_per_route(routes)
+    tenant_writes(BENCH_ENV)
+    tenant_list_at_scale(BENCH_ENV)
     return 0
 
 
