@@ -65,7 +65,7 @@ cfn-lint: $(SAM_VENV)/.installed
 sam-build: $(SAM_VENV)/.installed  ## sam build (layer for arm64, python3.11), no Docker
 	$(SAM_VENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build --cached
 
-bench: $(VENV)/.installed  ## cold-import ratios and calls per route
+bench: $(VENV)/.installed  ## cold-import ratios, calls per route, tenant write units, list reads over 10,000 tenants
 	$(BIN)/python -m bench
 
 events: $(VENV)/.installed  ## regenerate events/ sample events
