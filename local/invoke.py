@@ -17,7 +17,7 @@ from local.template import Route, api_routes, load_template
 
 def cold_start() -> None:
     """Forget everything a function reads once per container, as a new one would."""
-    from saas_core import auth, cursor, idempotency, settings, stripe_gateway
+    from saas_core import auth, cursor, idempotency, settings, stripe_gateway, stripe_webhooks
     from saas_core.repositories import dynamo
 
     settings.get_settings.cache_clear()
@@ -26,6 +26,7 @@ def cold_start() -> None:
     cursor._signing_key.cache_clear()
     idempotency._persistence.cache_clear()
     auth._key_stores.clear()
+    stripe_webhooks._sqs.cache_clear()
 
 
 @cache

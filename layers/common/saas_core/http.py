@@ -105,6 +105,7 @@ BUSINESS_ERRORS = {
     409: "Conflict: the record changed meanwhile, or the same request is in progress",
     429: "A usage limit was reached",
     502: "Stripe failed or did not answer in time; nothing was changed",
+    503: "A service this route needs is unavailable; retry later",
 }
 
 
@@ -219,7 +220,9 @@ class ApiApp(APIGatewayRestResolver):
     def _handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         try:
             principal = self._authorize(event)
-            body = request_body.parse(event)
+            # Stripe's events are verified over their raw bytes by the handler, and a body that is
+            # not an event is its 400 to give; nothing is parsed before the signature is checked.
+            body = None if self.spec is not None and self.spec.access is Access.STRIPE else request_body.parse(event)
         except AppError as refused:
             logger.info("request refused", extra={"status": refused.status_code, "reason": refused.message})
             return self.proxy_response(refused.status_code, error_body(refused))

@@ -49,6 +49,14 @@ class Settings(BaseModel):
     stripe_timeout_seconds: float = Field(default=8.0, gt=0, le=20)
     stripe_max_retries: int = Field(default=2, ge=0, le=3)
 
+    # Days a tenant stays past due on an unpaid invoice before it is suspended for nonpayment.
+    payment_grace_days: int = Field(default=7, ge=0, le=60)
+    # Where the webhook route queues Stripe events for the worker (the template's queue URL).
+    stripe_events_queue_url: str = ""
+    # Stripe requests per second the daily reconciliation allows itself (Stripe allows 25 in test
+    # mode and 100 live; the product's own requests need the rest).
+    stripe_reconcile_requests_per_second: float = Field(default=20, gt=0, le=100)
+
     # Browser origins allowed to call the API (comma-separated); empty allows none.
     cors_allowed_origins: str = ""
 

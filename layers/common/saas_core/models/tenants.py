@@ -123,6 +123,9 @@ class Subscription(BaseModel):
     canceled_at: str | None = None
     created_at: str
     plan: SubscribedPlan
+    # Set in Stripe (the dashboard, or a customer portal): the subscription ends at the period's end.
+    cancel_at_period_end: bool = False
+    cancel_at: str | None = None
     # Its history row's key when several rows share a second and a Stripe subscription (a plan
     # changed right after another change); rows from before keep `<created_at>#<id>`.
     row: str | None = None
@@ -143,6 +146,15 @@ class PendingChange(BaseModel):
     starts_at: str
 
 
+class BillingStanding(BaseModel):
+    """What the tenant owes Stripe, as the last Stripe event or reconciliation read it."""
+
+    unpaid_minor: int = 0
+    currency: str | None = None
+    overdue_since: str | None = None  # the oldest unpaid invoice past its due date
+    customer_deleted_at: str | None = None  # its Stripe customer was deleted (in Stripe)
+
+
 class Tenant(BaseModel):
     """A tenant as stored."""
 
@@ -159,6 +171,7 @@ class Tenant(BaseModel):
     stripe_customer_id: str | None = None
     subscription: Subscription | None = None
     pending_change: PendingChange | None = None
+    billing: BillingStanding = Field(default_factory=BillingStanding)
     status_reason: str | None = None
     subdomain_activated_at: str | None = None
     members_count: int = 0
@@ -223,7 +236,17 @@ class SubscriptionOut(BaseModel):
     current_period_start: str
     current_period_end: str
     canceled_at: str | None
+    cancel_at_period_end: bool = False
     created_at: str
+
+
+class BillingStandingOut(BaseModel):
+    """What the tenant owes, from Stripe (kept in step by Stripe's events)."""
+
+    unpaid_balance: Money
+    currency: str | None
+    overdue_since: str | None
+    stripe_customer_deleted: bool
 
 
 class MemberOut(BaseModel):
@@ -263,6 +286,7 @@ class TenantOut(BaseModel):
     memberships_count: int
     subscriptions_count: int
     pending_change: PendingChangeOut | None = None
+    billing: BillingStandingOut
     status_reason: str | None = None
     version: int
     created_at: str
@@ -483,3 +507,20 @@ class AuditPage(BaseModel):
     items: list[AuditEntryOut]
     next_cursor: str | None
     per_page: int
+
+
+class DifferenceOut(BaseModel):
+    field: str = Field(description="Dotted path in the tenant record, e.g. subscription.status")
+    local: Any
+    stripe: Any
+
+
+class StripeDriftOut(BaseModel):
+    """The tenant against Stripe: every difference (status, plan, price, period, trial, cancel flags,
+    pending change, what is owed); `repaired` when a POST wrote Stripe's side."""
+
+    tenant_id: str
+    in_step: bool
+    repaired: bool
+    differences: list[DifferenceOut]
+    checked_at: str

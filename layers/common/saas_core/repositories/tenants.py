@@ -78,6 +78,16 @@ def require_including_deleted(tenant_id: str) -> Tenant:
     return Tenant.model_validate(item)
 
 
+def tenant_of_customer(customer_id: str) -> str | None:
+    """The id of the tenant whose Stripe customer this is (its pointer, written with the tenant)."""
+    item = dynamo.get(_table(), *customer_key(customer_id))
+    return str(item["tenant_id"]) if item else None
+
+
+def customer_key(customer_id: str) -> tuple[str, str]:
+    return f"STRIPE_CUSTOMER#{customer_id}", "TENANT"
+
+
 def require(tenant_id: str) -> Tenant:
     tenant = get(tenant_id)
     if tenant is None:
@@ -423,8 +433,8 @@ def activation_writes(tenant: Tenant, owner: Member, actor: Principal, attempt: 
         *tenant_index.writes(table, None, tenant),
     ]
     if tenant.stripe_customer_id:
-        writes.append(dynamo.put(table, {"pk": f"STRIPE_CUSTOMER#{tenant.stripe_customer_id}", "sk": "TENANT",
-                                         "tenant_id": tenant.id}))
+        pk, sk = customer_key(tenant.stripe_customer_id)
+        writes.append(dynamo.put(table, {"pk": pk, "sk": sk, "tenant_id": tenant.id}))
     return writes
 
 

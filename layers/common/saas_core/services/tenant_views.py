@@ -11,6 +11,7 @@ from saas_core.models.tenants import (
     AuditActorOut,
     AuditEntryOut,
     AuditPage,
+    BillingStandingOut,
     InvoiceOut,
     Member,
     MemberOut,
@@ -111,11 +112,19 @@ def details_of(tenant: Tenant, members: list[Member], subscriptions: list[Subscr
         stripe_customer_id=tenant.stripe_customer_id, has_active_subscription=tenant.has_active_subscription,
         active_subscription=active, subscriptions=history, memberships=members_out,
         memberships_count=tenant.members_count, subscriptions_count=tenant.subscriptions_count,
-        pending_change=_pending_out(tenant, plan_refs), status_reason=tenant.status_reason,
+        pending_change=_pending_out(tenant, plan_refs), billing=billing_out(tenant), status_reason=tenant.status_reason,
         subdomain_activated_at=tenant.subdomain_activated_at,
         version=tenant.version, created_at=tenant.created_at, updated_at=tenant.updated_at,
         deleted_at=tenant.deleted_at,
     )
+
+
+def billing_out(tenant: Tenant) -> BillingStandingOut:
+    standing = tenant.billing
+    currency = standing.currency or "usd"
+    return BillingStandingOut(unpaid_balance=from_minor(standing.unpaid_minor, currency), currency=standing.currency,
+                              overdue_since=standing.overdue_since,
+                              stripe_customer_deleted=standing.customer_deleted_at is not None)
 
 
 def _pending_out(tenant: Tenant, plan_refs: dict[str, PlanRef]) -> PendingChangeOut | None:
