@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import stripe
-from local.apigw import LambdaContext
 
+from local.apigw import LambdaContext
 from local.invoke import Reply, cold_start, invoke
 from local.stripe_emulator.webhooks import signature_header
 
@@ -91,7 +91,8 @@ def make_queue() -> tuple[Queues, str]:
     import boto3
 
     sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.create_queue(QueueName="stripe-events")["QueueUrl"]
+    # No visibility timeout: a message a test's worker fails is there again for the next receive.
+    url = sqs.create_queue(QueueName="stripe-events", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     os.environ["STRIPE_EVENTS_QUEUE_URL"] = url
     cold_start()

@@ -83,7 +83,9 @@ class CustomerBilling:
 
 
 def _metadata(value: Any) -> dict[str, str]:
-    return {str(key): str(item) for key, item in (value or {}).items()}
+    # The SDK's StripeObject is not a dict (its `items` is a field's name): read it as one.
+    plain = value.to_dict() if hasattr(value, "to_dict") else (value or {})
+    return {str(key): str(item) for key, item in plain.items()}
 
 
 def _id_of(value: Any) -> str | None:
@@ -184,12 +186,12 @@ def _unpaid_invoices(account: str, customer_id: str) -> list[UnpaidInvoice]:
 
 
 def _overdue_since(invoice: Any) -> int | None:
-    if invoice.due_date is not None:
-        return int(invoice.due_date)
-    # Charged automatically: overdue from the first failed attempt.
-    if invoice.attempt_count and invoice.status_transitions and invoice.status_transitions.finalized_at:
-        return int(invoice.status_transitions.finalized_at)
-    return None
+    """Past due from its due date (a sent invoice), or from when a payment of it first failed."""
+    times = [int(invoice.due_date)] if invoice.due_date is not None else []
+    transitions = invoice.status_transitions
+    if invoice.attempt_count and transitions and transitions.finalized_at:
+        times.append(int(transitions.finalized_at))
+    return min(times) if times else None
 
 
 @dataclass(frozen=True)
