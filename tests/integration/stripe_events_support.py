@@ -75,8 +75,7 @@ def run_worker(queues: Queues, queue_arn: str) -> list[dict[str, Any]]:
 
     failures: list[dict[str, Any]] = []
     while messages := queues.receive():
-        result = apply_events.handler(sqs_event(messages, queue_arn), LambdaContext(
-            function_name="StripeEventsWorkerFunction"))
+        result = apply_events.handler(sqs_event(messages, queue_arn), context("StripeEventsWorkerFunction", 60))
         failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
         failures += result["batchItemFailures"]
         for message in messages:
@@ -85,6 +84,11 @@ def run_worker(queues: Queues, queue_arn: str) -> list[dict[str, Any]]:
         if failed:
             break
     return failures
+
+
+def context(function_name: str, timeout_seconds: int) -> Any:
+    """A Lambda context for a handler called in-process (its timeout bounds the deadline)."""
+    return LambdaContext(function_name=function_name, timeout_seconds=timeout_seconds)
 
 
 def make_queue() -> tuple[Queues, str]:

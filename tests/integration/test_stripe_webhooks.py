@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from saas_core.repositories import tenants
-from tests.integration.stripe_events_support import Queues, deliver, events_of, make_queue, run_worker
+from tests.integration.stripe_events_support import Queues, context, deliver, events_of, make_queue, run_worker
 from tests.support import ADMIN_API_KEY, invoke
 
 
@@ -75,7 +75,7 @@ def test_the_worker_follows_a_cancel_in_stripe_in_any_order(queue: tuple[Queues,
     client.v1.subscriptions.cancel(subscription_id)
     events = events_of(client)
     shuffled = events[:]
-    random.Random(7).shuffle(shuffled)
+    random.Random(7).shuffle(shuffled)  # noqa: S311 - an order, not a secret
     for event in [*reversed(events), *shuffled]:
         assert deliver(event).status == 200
     assert run_worker(queues, arn) == []
@@ -117,9 +117,14 @@ def test_every_event_twice_changes_nothing_the_second_time(queue: tuple[Queues, 
     deliver_all(events)
     assert run_worker(queues, arn) == []
     first = stored(tenant["id"])
-    assert first.subscription is not None and first.subscription.cancel_at_period_end is True
-    assert revenue.entry(tenant["id"], invoice.id) is not None
-    day_total = revenue.period_total(f"REVENUE#DAY#{revenue.entry(tenant['id'], invoice.id)['paid_at'][:10]}", "usd")
+    assert first.subscription is not None
+    assert first.subscription.cancel_at_period_end is True
+    entry = revenue.entry(tenant["id"], invoice.id)
+    assert entry is not None
+    assert entry["amount_minor"] == invoice.amount_paid
+    day = f"REVENUE#DAY#{str(entry['paid_at'])[:10]}"
+    day_total = revenue.period_total(day, "usd")
+    assert day_total == (invoice.amount_paid, 1)
 
     # Stripe delivers every one of them again (new signatures, same events): nothing moves.
     for event in events:
@@ -138,8 +143,7 @@ def test_every_event_twice_changes_nothing_the_second_time(queue: tuple[Queues, 
         payload = json.dumps(event)
         stripe_events.apply(verify(payload, signature_header(payload, SECRETS["live"], int(time.time()))))
     assert stored(tenant["id"]).version == first.version
-    assert revenue.period_total(f"REVENUE#DAY#{revenue.entry(tenant['id'], invoice.id)['paid_at'][:10]}",
-                                "usd") == day_total
+    assert revenue.period_total(day, "usd") == day_total
 
 
 def test_a_stale_update_after_a_newer_one_leaves_stripes_latest_state(
@@ -156,7 +160,8 @@ def test_a_stale_update_after_a_newer_one_leaves_stripes_latest_state(
     deliver_all([updates[0]])  # the older update, delivered late
     assert run_worker(queues, arn) == []
     after = stored(tenant["id"])
-    assert after.subscription is not None and after.subscription.cancel_at_period_end is False
+    assert after.subscription is not None
+    assert after.subscription.cancel_at_period_end is False
     assert after.version == version
 
 
@@ -172,7 +177,9 @@ def test_an_unpaid_invoice_suspends_after_the_grace_period_and_payment_restores(
     invoice = first_invoice(client, tenant["active_subscription"]["id"])
     import stripe
 
-    declined = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": tenant["stripe_customer_id"]})
+    # Attaches, then every charge fails (pm_card_chargeDeclined would be refused at attach).
+    declined = client.v1.payment_methods.attach("pm_card_chargeCustomerFail",
+                                                {"customer": tenant["stripe_customer_id"]})
     with pytest.raises(stripe.CardError):
         client.v1.invoices.pay(invoice.id, {"payment_method": declined.id})
     deliver_all(events_of(client, types=["invoice.payment_failed"]))
@@ -223,7 +230,8 @@ def test_a_deleted_customer_shows_on_the_tenant(queue: tuple[Queues, str], tenan
     assert run_worker(queues, arn) == []
     after = stored(tenant["id"])
     assert after.billing.customer_deleted_at is not None
-    assert after.subscription is not None and after.subscription.status == "canceled"
+    assert after.subscription is not None
+    assert after.subscription.status == "canceled"
     details = invoke("GET", f"/v1/admin/tenants/{tenant['id']}", api_key=ADMIN_API_KEY)
     assert details.data["billing"]["stripe_customer_deleted"] is True
 
@@ -240,7 +248,8 @@ def test_one_failing_message_of_a_batch_comes_back_alone(queue: tuple[Queues, st
     left = queues.receive()  # the test queue hides nothing: a failed message is visible again at once
     assert [message["Body"] for message in left] == ["not an event"]
     after = stored(tenant["id"])
-    assert after.subscription is not None and after.subscription.cancel_at_period_end is True
+    assert after.subscription is not None
+    assert after.subscription.cancel_at_period_end is True
 
 
 def test_drift_is_reported_and_repaired(queue: tuple[Queues, str], tenant: dict[str, Any],
@@ -271,16 +280,13 @@ def test_drift_is_reported_and_repaired(queue: tuple[Queues, str], tenant: dict[
 
 def test_the_daily_reconciliation_repairs_drift_once_per_day(queue: tuple[Queues, str], tenant: dict[str, Any],
                                                              stripe_sdk: Callable[[str], Any]) -> None:
-    from local.apigw import LambdaContext
     from maintenance import reconcile_stripe
 
     client = stripe_sdk("live")
     client.v1.subscriptions.update(tenant["active_subscription"]["id"], {"cancel_at_period_end": True})
     event = {"time": "2026-11-23T03:00:00Z", "detail-type": "Scheduled Event", "source": "aws.events"}
-    first = reconcile_stripe.handler(event, LambdaContext(function_name="StripeReconciliationFunction",
-                                                          timeout_seconds=600))
+    first = reconcile_stripe.handler(event, context("StripeReconciliationFunction", 600))
     assert (first["checked"], first["repaired"], first["failed"], first["done"]) == (1, 1, 0, True)
     assert stored(tenant["id"]).subscription.cancel_at_period_end is True
-    again = reconcile_stripe.handler(event, LambdaContext(function_name="StripeReconciliationFunction",
-                                                          timeout_seconds=600))
+    again = reconcile_stripe.handler(event, context("StripeReconciliationFunction", 600))
     assert again == first  # the day's run is done: a repeated schedule checks nobody twice

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from saas_core.access import Principal
 from saas_core.clock import from_unix, iso
@@ -71,7 +72,7 @@ def record(payment: Payment, actor: Principal, reason: str) -> bool:
     return True
 
 
-def entry(tenant_id: str, invoice_id: str) -> dict[str, object] | None:
+def entry(tenant_id: str, invoice_id: str) -> dict[str, Any] | None:
     return dynamo.get(get_settings().tenants_table, f"TENANT#{tenant_id}", f"INVOICE#{invoice_id}")
 
 

@@ -70,8 +70,8 @@ def _record_revenue(tenant_id: str, event: QueuedEvent, reason: str) -> bool:
     """The paid invoice in the revenue ledger and aggregates, once (a conditional put)."""
     tenant = tenants.require(tenant_id)  # as just brought in step: its plan is the one paid for
     invoice = paid_invoice(tenant.stripe_account, event.object_id)
-    if invoice is None:
-        return False  # not paid (yet): nothing to record
+    if invoice is None or invoice.amount_paid == 0:
+        return False  # not paid (yet), or nothing paid (a trial's first invoice): no revenue
     plan = plans.get(tenant.plan_id)
     payment = revenue.Payment(tenant_id=tenant_id, invoice_id=invoice.id, amount_minor=invoice.amount_paid,
                               currency=invoice.currency, plan_id=tenant.plan_id,
