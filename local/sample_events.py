@@ -68,6 +68,14 @@ SAMPLES: dict[tuple[str, str], SampleRequest] = {
         {"tenant_id": SAMPLE_TENANT_ID}, body={"days": 30, "reason": "Customer requested demo extension"}),
     ("DELETE", "/v1/admin/tenants/{tenant_id}"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
     ("GET", "/v1/tenants/{tenant_id}/plan"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
+    ("GET", "/v1/admin/tenants/{tenant_id}/stripe-sync"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
+    ("POST", "/v1/admin/tenants/{tenant_id}/stripe-sync"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
+    # The sample's signature does not verify: a real delivery is signed by Stripe (or the emulator).
+    ("POST", "/v1/webhooks/stripe"): SampleRequest(body={
+        "id": "evt_1SampleEvent0000000000", "object": "event", "type": "customer.subscription.updated",
+        "livemode": False, "created": 1767225600, "api_version": "2026-10-28.endive",
+        "data": {"object": {"id": "sub_1SampleSubscription0000", "object": "subscription",
+                            "customer": "cus_SampleCustomer0000", "status": "active"}}}),
 }
 
 

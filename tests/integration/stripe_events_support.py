@@ -86,6 +86,12 @@ def run_worker(queues: Queues, queue_arn: str) -> list[dict[str, Any]]:
     return failures
 
 
+def stripe_client(account: str) -> stripe.StripeClient:
+    """The SDK on the emulator the tests run (tests/conftest.py points STRIPE_API_BASE at it)."""
+    key = "sk_live_emulator" if account == "live" else "sk_test_emulator"
+    return stripe.StripeClient(key, base_addresses={"api": os.environ["STRIPE_API_BASE"]})
+
+
 def context(function_name: str, timeout_seconds: int) -> Any:
     """A Lambda context for a handler called in-process (its timeout bounds the deadline)."""
     return LambdaContext(function_name=function_name, timeout_seconds=timeout_seconds)

@@ -65,12 +65,34 @@ def _credentials(route: Route) -> dict[str, Any]:
 
 def _run(route: Route, tenant_id: str, body: dict[str, Any] | None = None,
          query: dict[str, str] | None = None) -> int:
+    if access_of(route) is Access.STRIPE:
+        return _deliver_signed(route, body)
     sample = sample_for(route)
     params = {name: tenant_id if value == SAMPLE_TENANT_ID else value
               for name, value in sample.path_parameters.items()}
     headers = {"Idempotency-Key": f"iam-{len(str(body))}"} if route.method != "GET" else None
     return invoke(route.method, concrete_path(route, params), body=body or sample.body,
                   query=sample.query if query is None else query, headers=headers, **_credentials(route)).status
+
+
+def _deliver_signed(route: Route, body: dict[str, Any] | None) -> int:
+    """A Stripe event signed as Stripe signs it, to a queue of its own."""
+    from tests.integration.stripe_events_support import deliver, make_queue
+
+    make_queue()
+    return deliver(body or sample_for(route).body or {}).status
+
+
+# A drift to repair first: canceled in Stripe, the tenant moves between facets, counters and plans.
+def _drift_in_stripe(tenant_id: str) -> None:
+    from tests.integration.stripe_events_support import stripe_client
+
+    tenant = tenants_repository.require(tenant_id)
+    assert tenant.subscription is not None
+    stripe_client("live").v1.subscriptions.cancel(tenant.subscription.id)
+
+
+BEFORE_THE_RUN: dict[str, Callable[[str], None]] = {"RepairTenantFromStripeFunction": _drift_in_stripe}
 
 
 # The Stripe calls whose failure sends each route down its undo path: (path, failed attempts).
@@ -86,6 +108,11 @@ POWERTOOLS_IDEMPOTENCY = {("IdempotencyTable", f"dynamodb:{action}")
 NEEDED_BEYOND_THE_RUNS: dict[str, set[tuple[str, str]]] = {
     # Taking over a reservation an earlier attempt left behind.
     "AdminCreatePlanFunction": {("PlansTable", "dynamodb:UpdateItem")},
+    # Forgetting an event it could not queue, so that Stripe's retry queues it.
+    "StripeWebhookFunction": {("IdempotencyTable", "dynamodb:DeleteItem")},
+    # The catalog, for a price without the product's metadata or a canceled tenant's free plan.
+    "TenantStripeDriftFunction": {("PlansTable/index", "dynamodb:Query")},
+    "RepairTenantFromStripeFunction": {("PlansTable/index", "dynamodb:Query")},
 }
 
 
@@ -141,6 +168,8 @@ def test_each_policy_grants_exactly_the_dynamodb_calls_its_function_makes(
         stripe_fault("error", path_prefix=path, count=attempts)
         assert _run(route, tenant_id) == 502
         emulator_call(stripe_emulator, "DELETE", "/_emulator/faults")
+    if route.function_id in BEFORE_THE_RUN:
+        BEFORE_THE_RUN[route.function_id](tenant_id)
     if route.function_id in RECOVERY_PATHS:
         # The whole success path, then the look at what landed.
         _answer_lost(monkeypatch, *RECOVERY_PATHS[route.function_id])
