@@ -6,8 +6,14 @@ webhook endpoints, test clocks), with separate test and live accounts by key. Ti
 Stripe's own test clock API: customers on a test clock live in its time,
 everyone else in wall time. Faults can be injected (errors, hangs, answers
 lost after the change happened) and webhooks are signed like Stripe's, and
-can be duplicated and reordered on request. The /_emulator control endpoints
-are in control.py.
+can be duplicated, reordered and redelivered on request. The /_emulator
+control endpoints are in control.py.
+
+Webhooks: `webhook_url` gives each account (test, live) an endpoint for every
+event, as Stripe's live and test accounts each have theirs, each signing with
+its own secret: `webhook_secrets={"test": ..., "live": ...}` (command line:
+--webhook-secret-test, --webhook-secret-live), or one `webhook_secret` for both
+(--webhook-secret). EmulatorHandle.webhook_secrets tells both.
 
     server.py        HTTP (stdlib ThreadingHTTPServer), one thread per request
     emulator.py      the parts of one emulator wired together
@@ -19,14 +25,15 @@ are in control.py.
     store.py         accounts (test, live), objects, events
     catalog.py       products and prices;  customers.py;  payments.py (test cards)
     subscriptions.py, subscription_changes.py, subscription_billing.py,
-    subscription_cancellation.py (cancel_at, cancel_at_period_end)
+    subscription_cancellation.py (cancel_at, cancel_at_period_end),
+    subscription_pauses.py (paused at trial end without a payment method; resume)
     subscription_schedules.py (endpoints), schedule_phases.py (phases as time passes),
     schedule_links.py (a schedule and its subscription kept in step)
     invoices.py, invoice_actions.py, invoice_previews.py (create_preview, run on a copy)
     events.py (events, webhook endpoints)
     clock.py         time and calendar arithmetic;  renewals.py  what time brings
     test_clocks.py   Stripe's test clocks: the only way time moves
-    webhooks.py      signing and background delivery with retries, duplicates, reordering
+    webhooks.py      signing and background delivery with retries, duplicates, reordering, redelivery
     faults.py, control.py
     testing.py       helpers for tests (advance a test clock and wait, as against Stripe)
 """
@@ -34,7 +41,8 @@ are in control.py.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from local.stripe_emulator.emulator import Emulator
 from local.stripe_emulator.server import EmulatorServer
@@ -50,7 +58,22 @@ class EmulatorHandle:
     url: str
     server: EmulatorServer
     thread: threading.Thread
-    webhook_secret: str | None = None  # of the endpoint given as webhook_url, if any
+    # The signing secret of each account's endpoint given as webhook_url: {"test": ..., "live": ...}.
+    webhook_secrets: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def webhook_secret(self) -> str | None:
+        """The one secret both accounts sign with, when they share one (`webhook_secret`); else None."""
+        distinct = set(self.webhook_secrets.values())
+        return distinct.pop() if len(distinct) == 1 else None
+
+    @property
+    def webhook_secret_test(self) -> str | None:
+        return self.webhook_secrets.get("test")
+
+    @property
+    def webhook_secret_live(self) -> str | None:
+        return self.webhook_secrets.get("live")
 
     @property
     def state(self) -> State:
@@ -62,19 +85,43 @@ class EmulatorHandle:
         self.thread.join(timeout=5)
 
 
-def build_server(host: str, port: int, *, webhook_url: str | None = None,
-                 webhook_secret: str | None = None) -> tuple[EmulatorServer, str | None]:
-    """The server (not yet serving) and the configured webhook endpoint's secret."""
+def webhook_secrets_for(webhook_secret: str | None = None,
+                        webhook_secrets: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
+    """Each account's secret: its own from `webhook_secrets` ("test", "live"), else the shared
+    `webhook_secret`, else None (the emulator makes one up for that account)."""
+    given = webhook_secrets or {}
+    unknown = set(given) - {"test", "live"}
+    if unknown:
+        raise ValueError(f"webhook_secrets takes the accounts test and live, not {', '.join(sorted(unknown))}")
+    return {mode: given.get(mode) or webhook_secret for mode in ("test", "live")}
+
+
+def build_server(host: str, port: int, *, webhook_url: str | None = None, webhook_secret: str | None = None,
+                 webhook_secrets: Mapping[str, str | None] | None = None) -> tuple[EmulatorServer, dict[str, str]]:
+    """The server (not yet serving) and the configured webhook endpoint's secret per account
+    ({"test": ..., "live": ...}; empty without webhook_url). `webhook_secret` is one secret for both
+    accounts; `webhook_secrets` gives an account its own (as on Stripe, where the live and the test
+    endpoint each have one), and an account it leaves out signs with `webhook_secret`, or with a new
+    secret of its own. With neither, both accounts share one new secret."""
+    chosen = webhook_secrets_for(webhook_secret, webhook_secrets)  # refuses an unknown account first
     emulator = Emulator()
-    secret = emulator.configure_webhook(webhook_url, webhook_secret) if webhook_url else None
-    return EmulatorServer((host, port), emulator), secret
+    secrets: dict[str, str] = {}
+    if webhook_url and webhook_secrets:
+        secrets = emulator.configure_webhooks(webhook_url, chosen)
+    elif webhook_url:
+        shared = emulator.configure_webhook(webhook_url, webhook_secret)
+        secrets = {"test": shared, "live": shared}
+    return EmulatorServer((host, port), emulator), secrets
 
 
 def start_in_thread(port: int = 0, *, webhook_url: str | None = None, webhook_secret: str | None = None,
+                    webhook_secrets: Mapping[str, str | None] | None = None,
                     host: str = "127.0.0.1") -> EmulatorHandle:
-    """An emulator serving on a daemon thread; port 0 picks a free port (see `.url`)."""
-    server, secret = build_server(host, port, webhook_url=webhook_url, webhook_secret=webhook_secret)
+    """An emulator serving on a daemon thread; port 0 picks a free port (see `.url`). Webhook
+    secrets as build_server takes them; the handle tells each account's (`webhook_secrets`)."""
+    server, secrets = build_server(host, port, webhook_url=webhook_url, webhook_secret=webhook_secret,
+                                   webhook_secrets=webhook_secrets)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
                               name="stripe-emulator", daemon=True)
     thread.start()
-    return EmulatorHandle(url=f"http://{host}:{server.port}", server=server, thread=thread, webhook_secret=secret)
+    return EmulatorHandle(url=f"http://{host}:{server.port}", server=server, thread=thread, webhook_secrets=secrets)

@@ -23,16 +23,31 @@
                                         event id, each copy signed); {"reorder": true} holds
                                         deliveries briefly and sends later events first.
     GET    /_emulator/deliveries/mode   the current delivery mode
+    POST   /_emulator/events/<evt_id>/redeliver
+                                        send a recorded event again, as Stripe's "resend" does:
+                                        the same event (same id, same data) POSTed again to every
+                                        enabled endpoint of its account that wants its type, or
+                                        only to {"endpoint": "we_..."} (an endpoint of that
+                                        account), each delivery signed anew with that endpoint's
+                                        secret and the current time. Retried like any delivery,
+                                        listed in /_emulator/deliveries with "redelivery": true;
+                                        it does not count against the event's pending_webhooks
+                                        unless that endpoint was still owed the event. Answers
+                                        {"event": id, "redelivered_to": [{"endpoint_id", "url"}]};
+                                        404 for an unknown event, 400 for an unknown endpoint.
+                                        POST /_emulator/deliveries/flush waits for it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 from local.stripe_emulator.emulator import Emulator
+from local.stripe_emulator.errors import StripeApiError
 from local.stripe_emulator.faults import FaultSpecError
 from local.stripe_emulator.webhooks import DeliveryModeError
 
@@ -44,15 +59,25 @@ class ControlError(ValueError):
     """A control request that cannot be done; answered 400."""
 
 
+class ControlNotFound(LookupError):
+    """A control request about something the emulator does not have; answered 404."""
+
+
 def handle(emulator: Emulator, method: str, path: str, query: str, body: str) -> Reply:
     action = _ACTIONS.get((method, path))
+    query_args = dict(urllib.parse.parse_qsl(query))
+    redelivery = _REDELIVER.fullmatch(path) if method == "POST" else None
+    if redelivery is not None:
+        action, query_args = _redeliver, {**query_args, "event_id": urllib.parse.unquote(redelivery.group(1))}
     if action is None:
         return 404, _error(f"No emulator control {method} {path}. See local/stripe_emulator/control.py.")
     try:
         payload = json.loads(body) if body.strip() else {}
         if not isinstance(payload, dict):
             raise ControlError("the body must be a JSON object")
-        return 200, action(emulator, payload, dict(urllib.parse.parse_qsl(query)))
+        return 200, action(emulator, payload, query_args)
+    except ControlNotFound as missing:
+        return 404, _error(str(missing))
     except (ControlError, FaultSpecError, DeliveryModeError, json.JSONDecodeError) as bad:
         return 400, _error(str(bad))
 
@@ -107,6 +132,27 @@ def _set_delivery_mode(emulator: Emulator, payload: dict[str, Any], query: dict[
 
 def _delivery_mode(emulator: Emulator, payload: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
     return emulator.deliverer.mode()
+
+
+_REDELIVER = re.compile(r"/_emulator/events/([^/]+)/redeliver")
+
+
+def _redeliver(emulator: Emulator, payload: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    """The event (its id in the path) again, to its account's endpoints or to payload["endpoint"]."""
+    unknown = set(payload) - {"endpoint"}
+    if unknown:
+        raise ControlError(f"unknown redelivery fields: {', '.join(sorted(unknown))}")
+    endpoint = payload.get("endpoint")
+    if endpoint is not None and not isinstance(endpoint, str):
+        raise ControlError("endpoint must be a webhook endpoint id (we_...)")
+    try:
+        targets = emulator.redeliver(query["event_id"], endpoint)
+    except StripeApiError as error:
+        raise ControlError(f"endpoint: {error.message}") from error
+    if targets is None:
+        raise ControlNotFound(f"No such event: '{query['event_id']}'")
+    return {"event": query["event_id"],
+            "redelivered_to": [{"endpoint_id": target.endpoint_id, "url": target.url} for target in targets]}
 
 
 _ACTIONS: dict[tuple[str, str], Callable[[Emulator, dict[str, Any], dict[str, str]], dict[str, Any]]] = {

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from local.stripe_emulator.api import Api, RequestLog
 from local.stripe_emulator.faults import FaultInjector
-from local.stripe_emulator.store import State, StripeObject
+from local.stripe_emulator.store import State, StripeObject, WebhookTarget, new_id
 from local.stripe_emulator.webhooks import Deliverer
 
 
@@ -18,8 +20,15 @@ class Emulator:
         self.api = Api(self.state, self.faults, self.requests)
 
     def configure_webhook(self, url: str, secret: str | None = None) -> str:
-        """An endpoint for every event in both modes, kept across resets; returns its signing secret."""
-        return self.state.configure_endpoint(url, secret).secret
+        """An endpoint for every event in both modes, kept across resets, both accounts signing with
+        one secret (`secret`, or a new one); returns it. See configure_webhooks for one per account."""
+        shared = secret or new_id("whsec", 32)
+        return self.configure_webhooks(url, {"test": shared, "live": shared})["test"]
+
+    def configure_webhooks(self, url: str, secrets: Mapping[str, str | None] | None = None) -> dict[str, str]:
+        """An endpoint for every event of each account (test, live), kept across resets, each account
+        signing with its own secret: `secrets[mode]`, or a new one. Returns {"test": ..., "live": ...}."""
+        return dict(self.state.configure_endpoint(url, secrets).secrets)
 
     def reset(self) -> None:
         self.faults.clear()
@@ -31,6 +40,17 @@ class Emulator:
         self.faults.clear()  # hung requests answer now instead of holding their threads
         self.deliverer.stop()
 
-    def _delivered(self, event: StripeObject) -> None:
+    def redeliver(self, event_id: str, endpoint_id: str | None = None) -> list[WebhookTarget] | None:
+        """Send a recorded event again (Stripe's resend); None when no account recorded it."""
         with self.state.lock:
-            event["pending_webhooks"] = max(0, event["pending_webhooks"] - 1)
+            found = self.state.find_event(event_id)
+            if found is None:
+                return None
+            account, event = found
+            return account.redeliver(event, endpoint_id)
+
+    def _delivered(self, target: WebhookTarget, event: StripeObject) -> None:
+        with self.state.lock:
+            found = self.state.find_event(event["id"])
+            if found is not None and found[1] is event:  # not an event forgotten by a reset since
+                found[0].delivered(event, target.endpoint_id)

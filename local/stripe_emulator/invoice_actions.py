@@ -54,6 +54,8 @@ def void_invoice(account: Account, invoice_id: str, params: dict[str, Any]) -> S
 
 
 def mark_uncollectible(account: Account, invoice_id: str, params: dict[str, Any]) -> StripeObject:
+    """Written off; a paused subscription waiting on this resumption invoice resumes, as on Stripe."""
     invoice = account.get("invoice", invoice_id)
     invoices.mark_uncollectible(account, invoice)
+    subscription_billing.resume_if_waiting(account, invoice)
     return invoice

@@ -165,7 +165,7 @@ def _copy_of_customer(account: Account, customer_id: str) -> Account:
     # One deepcopy, so what refers to a price (items, pending invoice items) refers to the copied one.
     copied_tables, copied_private = copy.deepcopy((tables, private))
     return Account(livemode=account.livemode, clock=account.clock, context=RequestContext(),
-                   deliver=lambda target, event: None, run_later=lambda seconds, job: None,
+                   deliver=lambda target, event, redelivery: None, run_later=lambda seconds, job: None,
                    tables=copied_tables, private=copied_private)
 
 

@@ -22,9 +22,11 @@ from typing import Any
 
 from local.stripe_emulator import (
     invoices,
+    payments,
     schedule_phases,
     subscription_billing,
     subscription_cancellation,
+    subscription_pauses,
     subscriptions,
 )
 from local.stripe_emulator.clock import DAY
@@ -146,6 +148,10 @@ def _next_step(account: Account, subscription: StripeObject) -> tuple[int, Step]
         steps.append((subscription["trial_end"], _end_trial))
     elif status == "incomplete":
         steps.append((subscription["created"] + INCOMPLETE_EXPIRES_AFTER, _expire))
+    elif status == "paused":
+        expires_at = subscription_pauses.resumption_expires_at(account, subscription)
+        if expires_at is not None:
+            steps.append((expires_at, subscription_pauses.expire_resumption))
     elif status in RENEWING:
         steps.append((subscriptions.current_period(subscription)[1], _renew))
         overdue_at = _overdue_at(account, subscription)
@@ -176,11 +182,34 @@ def _warn_trial_ending(account: Account, subscription: StripeObject) -> None:
 
 
 def _end_trial(account: Account, subscription: StripeObject) -> None:
+    """The trial is over: a new period, invoiced. Without a payment method to charge, the subscription
+    does what trial_settings.end_behavior.missing_payment_method says: `create_invoice` (the default)
+    as with one, `pause` (status paused, no invoice) or `cancel` (it ends, no invoice)."""
+    if _missing_payment_method(account, subscription):
+        behavior = subscription["trial_settings"]["end_behavior"]["missing_payment_method"]
+        if behavior == "cancel":
+            subscriptions.end_now(account, subscription)
+            return
+        if behavior == "pause":
+            _pause_at_trial_end(account, subscription)
+            return
     before = copy.deepcopy(subscription)
     trial = (subscription["trial_start"], subscription["trial_end"])
     subscription["status"] = "active"
     subscriptions.set_period(subscription, subscriptions.next_period(subscription, trial[1]))
-    subscription_billing.invoice_period(account, subscription, reason="subscription_cycle", charge=True, closes=trial)
+    _invoice_new_period(account, subscription, before, closes=trial)
+
+
+def _missing_payment_method(account: Account, subscription: StripeObject) -> bool:
+    return (subscription["collection_method"] == "charge_automatically"
+            and invoices.charge_method(account, subscription) is None)
+
+
+def _pause_at_trial_end(account: Account, subscription: StripeObject) -> None:
+    """Stripe's only way into status=paused: no invoice, no new period, until subscriptions.resume."""
+    before = copy.deepcopy(subscription)
+    subscription["status"] = "paused"
+    account.emit("customer.subscription.paused", subscription)
     account.emit_update("customer.subscription.updated", subscription, before)
 
 
@@ -188,8 +217,42 @@ def _renew(account: Account, subscription: StripeObject) -> None:
     ended = subscriptions.current_period(subscription)
     before = copy.deepcopy(subscription)
     subscriptions.set_period(subscription, subscriptions.next_period(subscription, ended[1]))
-    subscription_billing.invoice_period(account, subscription, reason="subscription_cycle", charge=True, closes=ended)
-    account.emit_update("customer.subscription.updated", subscription, before)
+    _invoice_new_period(account, subscription, before, closes=ended)
+
+
+def _invoice_new_period(account: Account, subscription: StripeObject, before: StripeObject, *,
+                        closes: tuple[int, int]) -> None:
+    """Invoice the period that just began, in Stripe's order: invoice.created, then
+    customer.subscription.updated (the new period, latest_invoice), then the invoice is finalized
+    and collected (invoice.finalized, invoice.paid, invoice.payment_succeeded).
+
+    A payment that will fail makes the subscription past_due: that is announced once, after
+    invoice.payment_failed, as one customer.subscription.updated from the old status to past_due.
+    (Stripe finalizes a renewal invoice about an hour after making it, so it sends the new period
+    and the past_due in two updates an hour apart; the emulator finalizes at once.)"""
+    announced: list[StripeObject] = []
+
+    def announce(invoice: StripeObject) -> None:
+        subscription["latest_invoice"] = invoice["id"]
+        if not _collection_will_fail(account, subscription, invoice):
+            account.emit_update("customer.subscription.updated", subscription, before)
+            announced.append(copy.deepcopy(subscription))
+
+    subscription_billing.invoice_period(account, subscription, reason="subscription_cycle", charge=True,
+                                        closes=closes, on_draft=announce)
+    account.emit_update("customer.subscription.updated", subscription, announced[-1] if announced else before)
+
+
+def _collection_will_fail(account: Account, subscription: StripeObject, invoice: StripeObject) -> bool:
+    """Whether collecting this draft once it is finalized fails (what subscription_billing.finish_invoice
+    turns into past_due): charged automatically, something left to pay, no card that pays."""
+    if subscription["collection_method"] != "charge_automatically":
+        return False
+    customer = account.table("customer")[invoice["customer"]]
+    if invoice["total"] + customer.get("balance", 0) <= 0:
+        return False
+    method = invoices.charge_method(account, subscription)
+    return method is None or not payments.charge_succeeds(account, method)
 
 
 def _expire(account: Account, subscription: StripeObject) -> None:

@@ -13,7 +13,7 @@ import copy
 import secrets
 import string
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +25,8 @@ API_VERSION = "2026-10-28.endive"
 MODES = ("test", "live")
 _ID_ALPHABET = string.ascii_letters + string.digits
 
-# (endpoint, event) -> queue one delivery; set by whoever delivers webhooks.
-DeliverySink = Callable[["WebhookTarget", StripeObject], None]
+# (endpoint, event, redelivery) -> queue one delivery; set by whoever delivers webhooks.
+DeliverySink = Callable[["WebhookTarget", StripeObject, bool], None]
 # (seconds, job) -> run the job that much later, on another thread, under State.lock.
 Scheduler = Callable[[float, Callable[[], None]], None]
 
@@ -140,9 +140,29 @@ class Account:
             request={"id": self.context.request_id, "idempotency_key": self.context.idempotency_key}))
         targets = list(self._targets_for(event_type))
         event["pending_webhooks"] = len(targets)
+        # The endpoints still owed this event: pending_webhooks counts them down as they answer 2xx.
+        self.private_of(event["id"])["undelivered"] = {target.endpoint_id for target in targets}
         for target in targets:
-            self.deliver(target, event)
+            self.deliver(target, event, False)
         return event
+
+    def delivered(self, event: StripeObject, endpoint_id: str) -> None:
+        """An endpoint answered 2xx to the event (a retry, a duplicate or a redelivery changes nothing more)."""
+        undelivered = self.private_of(event["id"]).setdefault("undelivered", set())
+        undelivered.discard(endpoint_id)
+        event["pending_webhooks"] = len(undelivered)
+
+    def redeliver(self, event: StripeObject, endpoint_id: str | None = None) -> list[WebhookTarget]:
+        """Send a recorded event again, as Stripe's resend does: to one endpoint of this account, or to
+        every enabled endpoint that wants its type. Each delivery is signed when it is sent."""
+        if endpoint_id is not None:
+            endpoint = self.get("webhook_endpoint", endpoint_id, param="endpoint")
+            targets = [WebhookTarget(endpoint["id"], endpoint["url"], self.private_of(endpoint["id"])["secret"])]
+        else:
+            targets = list(self._targets_for(event["type"]))
+        for target in targets:
+            self.deliver(target, event, True)
+        return targets
 
     def emit_update(self, event_type: str, obj: StripeObject, before: StripeObject) -> None:
         """An `*.updated` event when `obj` differs from its `before` snapshot, naming what changed."""
@@ -169,11 +189,14 @@ class Account:
 
 @dataclass(frozen=True)
 class ConfiguredEndpoint:
-    """An endpoint given on the command line: present in both modes, and again after a reset."""
+    """An endpoint given on the command line: present in both modes, and again after a reset.
+
+    As on Stripe, the live and the test account each have their own endpoint (its own id) and
+    their own signing secret; the two secrets may be the same string when asked for."""
 
     url: str
-    secret: str
-    endpoint_id: str = field(default_factory=lambda: new_id("we"))
+    secrets: dict[str, str]  # mode -> whsec_...
+    endpoint_ids: dict[str, str] = field(default_factory=lambda: {mode: new_id("we") for mode in MODES})
 
 
 class State:
@@ -191,9 +214,12 @@ class State:
     def account(self, mode: str) -> Account:
         return self.accounts[mode]
 
-    def configure_endpoint(self, url: str, secret: str | None = None) -> ConfiguredEndpoint:
+    def configure_endpoint(self, url: str, secrets: Mapping[str, str | None] | None = None) -> ConfiguredEndpoint:
+        """An endpoint for every event of both accounts; a mode left out of `secrets` (or None)
+        gets a new secret of its own."""
         with self.lock:
-            configured = ConfiguredEndpoint(url, secret or new_id("whsec", 32))
+            given = secrets or {}
+            configured = ConfiguredEndpoint(url, {mode: given.get(mode) or new_id("whsec", 32) for mode in MODES})
             self.configured_endpoints.append(configured)
             for account in self.accounts.values():
                 self._install(account, configured)
@@ -217,12 +243,21 @@ class State:
 
     @staticmethod
     def _install(account: Account, configured: ConfiguredEndpoint) -> None:
-        account.add_webhook_endpoint(configured.url, ["*"], secret=configured.secret,
-                                     endpoint_id=configured.endpoint_id, description="configured at start")
+        mode = "live" if account.livemode else "test"
+        account.add_webhook_endpoint(configured.url, ["*"], secret=configured.secrets[mode],
+                                     endpoint_id=configured.endpoint_ids[mode], description="configured at start")
 
-    def _deliver(self, target: WebhookTarget, event: StripeObject) -> None:
+    def find_event(self, event_id: str) -> tuple[Account, StripeObject] | None:
+        """The event with this id, in whichever account recorded it."""
+        for account in self.accounts.values():
+            event = account.find("event", event_id)
+            if event is not None:
+                return account, event
+        return None
+
+    def _deliver(self, target: WebhookTarget, event: StripeObject, redelivery: bool = False) -> None:
         if self._sink is not None:
-            self._sink(target, event)
+            self._sink(target, event, redelivery)
 
     def _run_later(self, seconds: float, job: Callable[[], None]) -> None:
         timer = threading.Timer(seconds, self._run_locked, args=(job,))

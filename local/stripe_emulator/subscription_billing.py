@@ -5,6 +5,7 @@ payment does to the subscription's status."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 from local.stripe_emulator import invoices
 from local.stripe_emulator.store import Account, StripeObject
@@ -90,9 +91,11 @@ def _credit_after_cancel_at(account: Account, subscription: StripeObject) -> Non
 
 
 def invoice_period(account: Account, subscription: StripeObject, *, reason: str, charge: bool,
-                   closes: tuple[int, int]) -> StripeObject:
+                   closes: tuple[int, int],
+                   on_draft: Callable[[StripeObject], None] | None = None) -> StripeObject:
     """Invoice the current period in advance, with any pending prorations; `closes` is the
-    span the invoice reports as its own period (the one just ended, as on Stripe)."""
+    span the invoice reports as its own period (the one just ended, as on Stripe). `on_draft`
+    runs once the draft exists (invoice.created), before it is finalized and collected."""
     _credit_after_cancel_at(account, subscription)
     period = current_period(subscription)
     prorate_stub = account.private_of(subscription["id"]).get("prorate_stub", True)
@@ -103,6 +106,8 @@ def invoice_period(account: Account, subscription: StripeObject, *, reason: str,
              for item in items_of(subscription)]
     lines += invoices.pending_lines(account, subscription["id"])
     invoice = invoices.create_draft(account, subscription, reason=reason, lines=lines, period=closes)
+    if on_draft is not None:
+        on_draft(invoice)
     finish_invoice(account, subscription, invoice, charge=charge)
     return invoice
 
@@ -129,10 +134,31 @@ def invoice_prorations_now(account: Account, subscription: StripeObject, *, char
 
 
 def settle_payment(account: Account, invoice: StripeObject) -> None:
-    """An invoice paid later (pay endpoint): its subscription recovers if this was the invoice it waited on."""
+    """An invoice paid later (pay endpoint, or marked uncollectible): its subscription recovers if this
+    was the invoice it waited on; a paused one waiting on its resumption invoice resumes."""
+    if resume_if_waiting(account, invoice):
+        return
     subscription = account.find("subscription", invoices.subscription_of(invoice) or "")
     if subscription is None or subscription["latest_invoice"] != invoice["id"] or subscription["status"] not in UNPAID:
         return
     before = copy.deepcopy(subscription)
     subscription["status"] = "active"
+    account.emit_update("customer.subscription.updated", subscription, before)
+
+
+def resume_if_waiting(account: Account, invoice: StripeObject) -> bool:
+    """A paused subscription whose resumption invoice this is becomes active (paid or marked
+    uncollectible); True if it did."""
+    subscription = account.find("subscription", invoices.subscription_of(invoice) or "")
+    if subscription is None or subscription["latest_invoice"] != invoice["id"] or subscription["status"] != "paused":
+        return False
+    before = copy.deepcopy(subscription)
+    subscription["status"] = "active"
+    announce_resumed(account, subscription, before)
+    return True
+
+
+def announce_resumed(account: Account, subscription: StripeObject, before: StripeObject) -> None:
+    """A subscription that was paused is no longer: customer.subscription.resumed, then .updated."""
+    account.emit("customer.subscription.resumed", subscription)
     account.emit_update("customer.subscription.updated", subscription, before)

@@ -47,6 +47,7 @@ from local.stripe_emulator.subscriptions import (
     MAX_ITEMS,
     PAYMENT_BEHAVIORS,
     PRORATION_BEHAVIORS,
+    TRIAL_SETTINGS,
     check_collection,
     check_prices_fit_together,
     check_trial_end,
@@ -78,7 +79,7 @@ SUBSCRIPTION_UPDATE = Obj({
     # In this API version an object: billing_cycle_anchor[type]=now (or unchanged).
     "billing_cycle_anchor": Obj({"type": Choice(("now", "unchanged"))}, required=("type",)),
     "cancellation_details": CANCELLATION_DETAILS, "cancel_at": CANCEL_AT, "proration_date": Timestamp(),
-    "expand": EXPAND,
+    "trial_settings": TRIAL_SETTINGS, "expand": EXPAND,
 })
 SUBSCRIPTION_CANCEL = Obj({"invoice_now": Boolean(), "prorate": Boolean(),
                            "cancellation_details": CANCELLATION_DETAILS, "expand": EXPAND})
@@ -300,6 +301,9 @@ def _apply_fields(subscription: StripeObject, params: dict[str, Any], collection
             subscription[key] = params[key]
     details = params.get("cancellation_details") or {}
     subscription["cancellation_details"].update(details)
+    if "trial_settings" in params:
+        subscription["trial_settings"]["end_behavior"]["missing_payment_method"] = (
+            params["trial_settings"]["end_behavior"]["missing_payment_method"])
 
 
 def _apply_item_changes(account: Account, subscription: StripeObject, changes: list[ItemChange], at: int, *,

@@ -41,6 +41,10 @@ PAYMENT_BEHAVIORS = ("allow_incomplete", "default_incomplete", "error_if_incompl
 PRORATION_BEHAVIORS = ("always_invoice", "create_prorations", "none")
 MAX_ITEMS = 20
 MAX_TRIAL_DAYS = 730
+# What a trial that ends without a payment method does (renewals.py): invoice anyway, pause, or cancel.
+MISSING_PAYMENT_METHOD_BEHAVIORS = ("cancel", "create_invoice", "pause")
+TRIAL_SETTINGS = Obj({"end_behavior": Obj({"missing_payment_method": Choice(MISSING_PAYMENT_METHOD_BEHAVIORS)},
+                                          required=("missing_payment_method",))}, required=("end_behavior",))
 # Stripe's test clocks simulate customers with at most three subscriptions.
 MAX_SUBSCRIPTIONS_ON_A_TEST_CLOCK = 3
 ITEM_CREATE = Obj({"price": Text(), "quantity": Integer(minimum=0), "metadata": Metadata()}, required=("price",))
@@ -50,7 +54,8 @@ SUBSCRIPTION_CREATE = Obj({
     "trial_end": Timestamp(words=("now",)), "collection_method": Choice(COLLECTION_METHODS),
     "days_until_due": Integer(minimum=0, maximum=1095), "payment_behavior": Choice(PAYMENT_BEHAVIORS),
     "proration_behavior": Choice(PRORATION_BEHAVIORS), "default_payment_method": Text(),
-    "cancel_at_period_end": Boolean(), "billing_cycle_anchor": Timestamp(), "expand": EXPAND,
+    "cancel_at_period_end": Boolean(), "billing_cycle_anchor": Timestamp(), "trial_settings": TRIAL_SETTINGS,
+    "expand": EXPAND,
 }, required=("customer", "items"))
 SUBSCRIPTION_LIST = list_schema(customer=Text(), status=Choice((*STATUSES, "all", "ended")), price=Text(),
                                 collection_method=Choice(COLLECTION_METHODS), test_clock=Text())
@@ -159,7 +164,9 @@ def _new_subscription(account: Account, customer: StripeObject, params: dict[str
         pending_invoice_item_interval=None, pending_setup_intent=None, pending_update=None,
         presentment_details=None, schedule=None, status_details=None, test_clock=customer["test_clock"],
         transfer_data=None,
-        trial_settings={"end_behavior": {"billing_cycle_anchor": None, "missing_payment_method": "create_invoice"}})
+        trial_settings={"end_behavior": {"billing_cycle_anchor": None, "missing_payment_method": (
+            (params.get("trial_settings") or {}).get("end_behavior") or {}).get(
+            "missing_payment_method", "create_invoice")}})
 
 
 # ------------------------------------------------------------- validation

@@ -7,6 +7,11 @@ Stripe may deliver an event more than once and in any order; a delivery mode
 sends every event that many more times (the same event, each copy signed on
 its own), `reorder` holds deliveries for a short window and sends each
 window's events newest first.
+
+Each account (test, live) signs with the secret of its own endpoint, as on
+Stripe, so a receiver that knows only the test secret cannot verify a live
+event. A recorded event can be sent again on demand (Stripe's "resend",
+POST /_emulator/events/<id>/redeliver): the same event, signed anew.
 """
 
 from __future__ import annotations
@@ -79,10 +84,11 @@ class _Delivery:
     payload: str = field(compare=False)
     attempt: int = field(compare=False, default=1)
     copy: int = field(compare=False, default=0)  # 0: the delivery Stripe owes; more: a duplicate
+    redelivery: bool = field(compare=False, default=False)  # asked for again (POST /_emulator/events/.../redeliver)
 
 
 class Deliverer:
-    def __init__(self, on_delivered: Callable[[StripeObject], None] | None = None) -> None:
+    def __init__(self, on_delivered: Callable[[WebhookTarget, StripeObject], None] | None = None) -> None:
         self._on_delivered = on_delivered
         self._queue: list[_Delivery] = []
         self._sequence = itertools.count()
@@ -95,15 +101,16 @@ class Deliverer:
         self._thread = threading.Thread(target=self._run, name="stripe-emulator-webhooks", daemon=True)
         self._thread.start()
 
-    def enqueue(self, target: WebhookTarget, event: StripeObject) -> None:
+    def enqueue(self, target: WebhookTarget, event: StripeObject, redelivery: bool = False) -> None:
+        """Queue the event for the endpoint; a redelivery (Stripe's resend) goes once, whatever the mode."""
         # Serialized now: the payload is the event as recorded, whatever happens to the dict later.
         payload = json.dumps(event, indent=2)
         with self._changed:
             due = self._due_now()
-            for copy in range(1 + self._mode.duplicate):
+            for copy in range(1 if redelivery else 1 + self._mode.duplicate):
                 sequence = next(self._sequence)
                 heapq.heappush(self._queue, _Delivery(due, -sequence if self._mode.reorder else sequence, target,
-                                                      event, payload, copy=copy))
+                                                      event, payload, copy=copy, redelivery=redelivery))
             self._changed.notify_all()
 
     def _due_now(self) -> float:
@@ -175,12 +182,12 @@ class Deliverer:
         # the callback takes the state lock, which is held while enqueue takes self._changed.
         # A duplicate is not owed, so it does not count against the event's pending_webhooks.
         if succeeded and delivery.copy == 0 and self._on_delivered is not None:
-            self._on_delivered(delivery.event)
+            self._on_delivered(delivery.target, delivery.event)
         with self._changed:
             self._attempts.append({
                 "event_id": delivery.event["id"], "type": delivery.event["type"], "url": delivery.target.url,
                 "endpoint_id": delivery.target.endpoint_id, "status": status, "attempt": delivery.attempt,
-                "copy": delivery.copy, "error": error})
+                "copy": delivery.copy, "redelivery": delivery.redelivery, "error": error})
             del self._attempts[:-MAX_RECORDED_ATTEMPTS]
             if not succeeded and delivery.attempt < MAX_ATTEMPTS and not self._stopped:
                 delivery.due = time.monotonic() + FIRST_RETRY_SECONDS * 2 ** (delivery.attempt - 1)
