@@ -50,6 +50,7 @@ SDK_PARAMS = {
     ("GET", "/v1/subscriptions/{id}"): "subscription_retrieve",
     ("POST", "/v1/subscriptions/{id}"): "subscription_update",
     ("DELETE", "/v1/subscriptions/{id}"): "subscription_cancel",
+    ("POST", "/v1/subscriptions/{id}/resume"): "subscription_resume",
     ("POST", "/v1/subscription_schedules"): "subscription_schedule_create",
     ("GET", "/v1/subscription_schedules"): "subscription_schedule_list",
     ("GET", "/v1/subscription_schedules/{id}"): "subscription_schedule_retrieve",
