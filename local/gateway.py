@@ -12,6 +12,15 @@ by SAM's mock when the API declares Cors. It also serves /openapi.json, a
 Swagger UI page at /docs (assets bundled with Powertools, so it works
 offline), and POST /_local/schedule/<FunctionId> to run a scheduled function
 on demand.
+
+Given an SQS client (moto's), it creates the template's queues, gives their
+URLs and ARNs to the functions' environments (Ref, Fn::GetAtt), and runs
+each SQS event of a function as Lambda's event source mapping does
+(local.sqs), refusing at start what Lambda refuses (a queue's visibility
+timeout below the function's Timeout...). GET /_local/queues lists each queue
+with its visible, in-flight and delayed messages (a dead-letter queue's depth
+too); POST /_local/queues/wait?timeout=<seconds> answers once every polled
+queue is drained (200) or the time ran out (504).
 """
 
 from __future__ import annotations
@@ -55,16 +64,19 @@ from local.lambda_runtime import (
     Outcome,
     PoolClosed,
 )
+from local.sqs import BatchReport, EventSourcePoller, queue_depth
 from local.template import (
     LOCAL_ACCOUNT_ID,
     LOCAL_REGION,
     REPO_ROOT,
     Cors,
+    LocalQueue,
     Route,
     api_routes,
     api_stage_name,
     code_uri,
     cors_configuration,
+    create_queues,
     function_environment,
     function_ids,
     function_memory_mb,
@@ -72,8 +84,10 @@ from local.template import (
     gateway_responses,
     handler_of,
     method_throttles,
+    planned_queues,
     preflight_routes,
     schedule_functions,
+    sqs_event_sources,
 )
 
 SWAGGER_ASSETS = {"swagger-ui-bundle.min.js": "application/javascript", "swagger-ui.min.css": "text/css"}
@@ -86,6 +100,9 @@ DOCS_PAGE = """<!doctype html>
 </body></html>
 """
 SCHEDULE_PREFIX = "/_local/schedule/"
+QUEUES_PATH = "/_local/queues"
+QUEUES_WAIT_PATH = "/_local/queues/wait"
+DEFAULT_QUEUES_WAIT_SECONDS = 30.0
 # Framing headers are the gateway's to write, whatever the function says.
 _FRAMING_HEADERS = {"content-length", "transfer-encoding", "connection"}
 # The keys of a REST API proxy response; API Gateway refuses any other as a malformed response.
@@ -131,10 +148,19 @@ class Gateway:
     def __init__(self, template: Mapping[str, Any], host: str = "127.0.0.1", port: int = 3000, *,
                  table_names: Mapping[str, str], parameters: Mapping[str, str], extra_env: Mapping[str, str],
                  log_requests: bool = True, code_root: Path = REPO_ROOT,
-                 max_environments: int = DEFAULT_MAX_ENVIRONMENTS) -> None:
+                 max_environments: int = DEFAULT_MAX_ENVIRONMENTS, sqs_client: Any | None = None,
+                 queues: Mapping[str, LocalQueue] | None = None) -> None:
         """`code_root` is the directory CodeUri paths are relative to (the template's); `parameters` override
         the template's parameters; `max_environments` caps each function's concurrent execution environments
-        (invocations beyond it queue)."""
+        (invocations beyond it queue).
+
+        `sqs_client` (boto3, moto's server or mock_aws): the template's queues are created on it (unless
+        `queues` says they already are, from create_queues) and each SQS event of a function is polled once the
+        gateway serves (or start_event_sources()). Without it the queues are only named (planned_queues), so
+        that Ref and Fn::GetAtt of a queue resolve, and nothing polls them. Either way an SQS event Lambda
+        would refuse (InvalidEventSourceError: the queue's visibility timeout below the function's Timeout...)
+        stops the gateway from starting."""
+        sources = sqs_event_sources(template, parameters=parameters)  # what Lambda refuses, before anything runs
         self.routes = [*api_routes(template, parameters=parameters), *preflight_routes(template, parameters=parameters)]
         self.schedules = dict(schedule_functions(template))
         self.cors = cors_configuration(template, parameters=parameters)
@@ -142,8 +168,16 @@ class Gateway:
         self.responses = gateway_responses(template, parameters=parameters)
         self.throttle = StageThrottle(method_throttles(template, parameters=parameters))
         self.log_requests = log_requests
-        self.lambdas = LambdaService(_function_configs(template, code_root, table_names, parameters, extra_env),
-                                     max_environments)
+        if queues is None:
+            queues = (create_queues(sqs_client, template, parameters) if sqs_client is not None
+                      else planned_queues(template, parameters=parameters))
+        self.queues: dict[str, LocalQueue] = dict(queues)
+        self.sqs_client = sqs_client
+        self.lambdas = LambdaService(_function_configs(template, code_root, table_names, parameters, extra_env,
+                                                       self.queues), max_environments)
+        self.pollers: list[EventSourcePoller] = [
+            EventSourcePoller(sqs_client, source, self.queues[source.queue_id].url, self.lambdas.submit)
+            for source in sources if source.enabled and sqs_client is not None]
         self.server = _Server((host, port), self._request_handler_class())
         self._served = False
         reachable_host = "127.0.0.1" if host in ("", "0.0.0.0") else host
@@ -153,11 +187,13 @@ class Gateway:
 
     def serve_forever(self) -> None:
         self._served = True
+        self.start_event_sources()
         self.server.serve_forever()
 
     def start_in_thread(self) -> threading.Thread:
         # A short poll so shutdown() returns at once: tests start and stop a gateway each.
         self._served = True
+        self.start_event_sources()
         thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                   name="local-gateway", daemon=True)
         thread.start()
@@ -170,9 +206,49 @@ class Gateway:
         self.close()
 
     def close(self) -> None:
-        """Close the listening socket and stop every function's execution environments."""
+        """Stop polling queues, close the listening socket and stop every function's execution environments
+        (batches in flight then fail: their messages are not deleted and come back)."""
+        for poller in self.pollers:
+            poller.stop()
         self.server.server_close()
         self.lambdas.close()
+
+    # -- SQS event sources
+
+    def start_event_sources(self) -> None:
+        """Start polling every enabled SQS event source (serving starts them; starting twice does nothing)."""
+        for poller in self.pollers:
+            poller.start()
+
+    def wait_for_queues(self, timeout: float) -> bool:
+        """True once every polled queue holds no message and no batch is in flight; False after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        return all(poller.wait_idle(max(0.0, deadline - time.monotonic())) for poller in self.pollers)
+
+    def batch_reports(self, function_id: str | None = None) -> list[BatchReport]:
+        """What became of each batch delivered so far (the latest ones), of one function or of all."""
+        return [report for poller in self.pollers for report in poller.reports
+                if function_id is None or poller.source.function_id == function_id]
+
+    def queue_listing(self) -> dict[str, Any]:
+        """Each queue: name, URL, ARN, messages visible, in flight and delayed, its dead-letter queue, the
+        functions polling it and what became of their batches."""
+        if self.sqs_client is None:
+            raise LookupError("this gateway has no SQS client: its queues are not created")
+        listing: dict[str, Any] = {}
+        for logical_id, queue in self.queues.items():
+            depth = queue_depth(self.sqs_client, queue.url)
+            listing[logical_id] = {
+                "name": queue.name, "url": queue.url, "arn": queue.arn, "visible": depth.visible,
+                "in_flight": depth.in_flight, "delayed": depth.delayed,
+                "visibility_timeout_seconds": queue.visibility_timeout_seconds,
+                "dead_letter_queue": queue.redrive.dead_letter_queue_id if queue.redrive else None,
+                "max_receive_count": queue.redrive.max_receive_count if queue.redrive else None,
+                "event_sources": [{"function_id": poller.source.function_id, "event": poller.source.event_id,
+                                   **poller.counts()}
+                                  for poller in self.pollers if poller.source.queue_id == logical_id],
+            }
+        return {"queues": listing}
 
     # -- HTTP
 
@@ -304,7 +380,26 @@ class Gateway:
             return _swagger_asset(path.removeprefix("/docs/"))
         if method == "POST" and path.startswith(SCHEDULE_PREFIX):
             return self._run_schedule(path.removeprefix(SCHEDULE_PREFIX), incoming.query)
+        if method == "GET" and path == QUEUES_PATH:
+            return self._queues_reply(200)
+        if method == "POST" and path == QUEUES_WAIT_PATH:
+            return self._wait_for_queues(incoming.query)
         return None
+
+    def _queues_reply(self, status: int) -> Reply:
+        try:
+            return _json(status, self.queue_listing())
+        except LookupError as missing:
+            return _json(503, {"message": str(missing)})
+
+    def _wait_for_queues(self, query: str) -> Reply:
+        given = (urllib.parse.parse_qs(query).get("timeout") or [str(DEFAULT_QUEUES_WAIT_SECONDS)])[-1]
+        try:
+            timeout = float(given)
+        except ValueError:
+            return _json(400, {"message": f"timeout must be a number of seconds, not {given!r}"})
+        drained = self.wait_for_queues(timeout)
+        return self._queues_reply(200 if drained else 504)
 
     def _preflight(self, incoming: Incoming, cors: Cors) -> Reply | None:
         """The mock OPTIONS integration SAM adds to every path when the API declares Cors."""
@@ -338,7 +433,8 @@ def _log_failure(function_id: str, handler: str, error: str) -> None:
 # ------------------------------------------------------------ start-up
 
 def _function_configs(template: Mapping[str, Any], code_root: Path, table_names: Mapping[str, str],
-                      parameters: Mapping[str, str], extra_env: Mapping[str, str]) -> dict[str, FunctionConfig]:
+                      parameters: Mapping[str, str], extra_env: Mapping[str, str],
+                      queues: Mapping[str, LocalQueue]) -> dict[str, FunctionConfig]:
     """Each function as Lambda runs it: its own environment (the template's, then the caller's extras)."""
     return {
         function_id: FunctionConfig(
@@ -347,7 +443,7 @@ def _function_configs(template: Mapping[str, Any], code_root: Path, table_names:
             timeout_seconds=function_timeout_seconds(template, function_id, parameters=parameters),
             memory_mb=function_memory_mb(template, function_id, parameters=parameters),
             environment={**function_environment(template, function_id, table_names=table_names,
-                                                parameters=parameters), **extra_env})
+                                                parameters=parameters, queues=queues), **extra_env})
         for function_id in function_ids(template)
     }
 

@@ -1,9 +1,12 @@
 """`make dev`: the whole product on one machine, with no AWS, Docker or Stripe account.
 
-Starts moto's DynamoDB server and the Stripe emulator as child processes,
-creates the tables from template.yaml, loads the default catalog and demo
-tenants through the product's own services, then serves every function of
-template.yaml through the local API Gateway on PORT. Ctrl-C stops it all.
+Starts moto's server (DynamoDB, and SQS at the same URL) and the Stripe
+emulator as child processes, creates the tables and queues from
+template.yaml, loads the default catalog and demo tenants through the
+product's own services, then serves every function of template.yaml through
+the local API Gateway on PORT, and runs the functions' SQS events as Lambda
+does (local.sqs; GET /_local/queues shows each queue's depth). Ctrl-C stops
+it all.
 
 Environment: PORT (3000), JWT_SECRET (HS256 secret of local tokens),
 ADMIN_API_KEY, STRIPE_SECRET_KEY (a real sk_test_ key switches to Stripe
@@ -27,12 +30,21 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
 
 from local.gateway import Gateway
-from local.template import api_routes, create_tables, function_environment, load_template
+from local.template import (
+    LOCAL_REGION,
+    LocalQueue,
+    api_routes,
+    create_queues,
+    create_tables,
+    function_environment,
+    load_template,
+    sqs_event_sources,
+)
 from local.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, issue_token
 
 HOST = "127.0.0.1"
@@ -59,6 +71,8 @@ class StackInfo:
     owner_token: str
     owner_tenant_id: str | None
     jwt_secret: str
+    sqs_url: str = ""  # moto's SQS endpoint (the same server as DynamoDB)
+    queue_urls: dict[str, str] = field(default_factory=dict)  # by the queue's logical id in template.yaml
 
 
 def free_port() -> int:
@@ -148,6 +162,7 @@ class LocalStack:
     def _environment(self, dynamodb_url: str, stripe_url: str | None) -> dict[str, str]:
         env = {
             "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
+            "AWS_ENDPOINT_URL_SQS": dynamodb_url,  # one moto server serves both
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_DEFAULT_REGION": "us-east-1",
             "JWT_ISSUER": LOCAL_ISSUER, "JWT_AUDIENCE": LOCAL_AUDIENCE, "JWT_SECRET": self.jwt_secret,
@@ -168,29 +183,36 @@ class LocalStack:
 
     def start(self) -> tuple[StackInfo, Gateway]:
         template = load_template()
+        # What Lambda would refuse (an SQS event whose queue's visibility timeout is below the function's
+        # Timeout...) stops the stack before anything starts.
+        sqs_event_sources(template, parameters=self.parameters)
         dynamodb_url = self._start_dynamodb()
         stripe_url = None if self.real_stripe_key else self._start_stripe_emulator()
         extra_env = self._environment(dynamodb_url, stripe_url)
-        first_function = next(name for name, resource in template["Resources"].items()
-                              if resource["Type"] == "AWS::Serverless::Function")
-        os.environ.update(function_environment(template, first_function, table_names=TABLE_NAMES,
-                                               parameters=self.parameters))
         os.environ.update(extra_env)
 
         import boto3
 
         create_tables(boto3.client("dynamodb", endpoint_url=dynamodb_url), TABLE_NAMES)
+        sqs_client = boto3.client("sqs", endpoint_url=dynamodb_url, region_name=LOCAL_REGION)
+        queues = create_queues(sqs_client, template, self.parameters)
+        first_function = next(name for name, resource in template["Resources"].items()
+                              if resource["Type"] == "AWS::Serverless::Function")
+        os.environ.update(function_environment(template, first_function, table_names=TABLE_NAMES,
+                                               parameters=self.parameters, queues=queues))
+        os.environ.update(extra_env)
         owner_tenant_id = self._seed()
 
         gateway = self.gateway = Gateway(template, host=HOST, port=self.port, table_names=TABLE_NAMES,
                                          parameters=self.parameters, extra_env=extra_env,
-                                         log_requests=not self.quiet)
+                                         log_requests=not self.quiet, sqs_client=sqs_client, queues=queues)
         info = StackInfo(
             base_url=f"http://{HOST}:{self.port}", dynamodb_url=dynamodb_url, stripe_url=stripe_url,
             admin_api_key=self.admin_api_key,
             admin_token=issue_token(self.jwt_secret, "local-admin", email="admin@example.com", admin=True),
             owner_token=self._owner_token(owner_tenant_id),
             owner_tenant_id=owner_tenant_id, jwt_secret=self.jwt_secret,
+            sqs_url=dynamodb_url, queue_urls=_queue_urls(queues),
         )
         return info, gateway
 
@@ -215,6 +237,10 @@ class LocalStack:
         return issue_token(self.jwt_secret, owner.user_id or owner.email, email=owner.email)
 
 
+def _queue_urls(queues: dict[str, LocalQueue]) -> dict[str, str]:
+    return {logical_id: queue.url for logical_id, queue in queues.items()}
+
+
 def print_banner(info: StackInfo) -> None:
     stripe = info.stripe_url or "real Stripe (test mode)"
     print(f"""
@@ -222,6 +248,7 @@ SaaS billing backend running on the local stack
   API          {info.base_url}
   OpenAPI      {info.base_url}/openapi.json   (docs page: {info.base_url}/docs)
   DynamoDB     {info.dynamodb_url} (moto)
+  SQS          {info.sqs_url} (moto; queue depths: {info.base_url}/_local/queues)
   Stripe       {stripe}
 
   admin key    X-Api-Key: {info.admin_api_key}

@@ -1,5 +1,6 @@
 """Reading template.yaml: routes (and CORS preflight routes), function settings and environments, the
-API's gateway responses and throttling, and table definitions.
+API's gateway responses and throttling, table definitions, SQS queues and the SQS event sources of
+functions (with the checks Lambda makes when it creates an event source mapping).
 
 The local stack and the tests take all of these from the template itself, so
 what runs locally cannot drift from what deploys.
@@ -7,10 +8,11 @@ what runs locally cannot drift from what deploys.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,10 @@ _INDEX_ONLY_IN_CLOUDFORMATION = ("ContributorInsightsSpecification",)
 
 class UnresolvableError(ValueError):
     """A template value the local stack cannot compute without CloudFormation."""
+
+
+class InvalidEventSourceError(ValueError):
+    """An event source Lambda would refuse to create (InvalidParameterValueException), so the stack fails."""
 
 
 # ------------------------------------------------------------------ YAML
@@ -186,6 +192,8 @@ class _Resolver:
     template: Mapping[str, Any]
     table_names: Mapping[str, str]
     parameters: Mapping[str, str]
+    # Queues by logical id: Ref is the URL, Fn::GetAtt Arn, QueueName and QueueUrl their values.
+    queues: Mapping[str, LocalQueue] = field(default_factory=dict)
 
     def value(self, value: Any) -> str | None:
         """The value as a string, or None for AWS::NoValue (the key is then left out)."""
@@ -201,7 +209,10 @@ class _Resolver:
                 return self.sub(argument)
             if function == "Fn::Join":
                 return self.join(argument)
-        raise UnresolvableError(f"cannot resolve {value!r} locally (only Ref, Fn::Sub and Fn::Join are)")
+            if function == "Fn::GetAtt" and self._is_queue_attribute(argument):
+                return self.get_att(argument)
+        raise UnresolvableError(f"cannot resolve {value!r} locally (only Ref, Fn::Sub, Fn::Join and "
+                                f"Fn::GetAtt of a queue are)")
 
     def text(self, value: Any) -> str:
         resolved = self.value(value)
@@ -216,12 +227,35 @@ class _Resolver:
             return PSEUDO_PARAMETERS[name]
         if name in self.table_names:
             return self.table_names[name]
+        if name in self.queues:
+            return self.queues[name].url  # Ref of an AWS::SQS::Queue is its URL
         declared = (self.template.get("Parameters") or {}).get(name)
         if declared is not None:
             return self._parameter(name, declared)
-        if name in (self.template.get("Resources") or {}):
+        resource = (self.template.get("Resources") or {}).get(name)
+        if resource is not None and resource.get("Type") == QUEUE_TYPE:
+            raise UnresolvableError(f"Ref {name!r}: a queue with no local URL (give queues, from create_queues)")
+        if resource is not None:
             raise UnresolvableError(f"Ref {name!r}: a resource with no local name (give table_names for tables)")
         raise UnresolvableError(f"Ref {name!r}: no such parameter or resource")
+
+    def _is_queue_attribute(self, argument: Any) -> bool:
+        if not (isinstance(argument, list) and len(argument) == 2):
+            return False
+        resource = (self.template.get("Resources") or {}).get(argument[0]) or {}
+        return bool(resource.get("Type") == QUEUE_TYPE)
+
+    def get_att(self, argument: list[Any]) -> str:
+        """Fn::GetAtt of a queue: Arn, QueueName or QueueUrl, once the queue has its local identity."""
+        logical_id, attribute = argument
+        queue = self.queues.get(logical_id)
+        if queue is None:
+            raise UnresolvableError(f"Fn::GetAtt {logical_id}.{attribute}: a queue with no local identity "
+                                    f"(give queues, from create_queues)")
+        values = {"Arn": queue.arn, "QueueName": queue.name, "QueueUrl": queue.url}
+        if attribute not in values:
+            raise UnresolvableError(f"Fn::GetAtt {logical_id}.{attribute}: a queue has Arn, QueueName and QueueUrl")
+        return values[attribute]
 
     def _parameter(self, name: str, declared: Mapping[str, Any]) -> str:
         if name in self.parameters:
@@ -242,6 +276,9 @@ class _Resolver:
             if name in variables:
                 return self.text(variables[name])
             if "." in name:
+                attribute = name.split(".", 1)
+                if self._is_queue_attribute(attribute):
+                    return self.get_att(attribute)
                 raise UnresolvableError(f"Fn::Sub ${{{name}}}: attributes (Fn::GetAtt) have no local value")
             return self.text({"Ref": name})
 
@@ -255,12 +292,14 @@ class _Resolver:
 
 
 def function_environment(template: Mapping[str, Any], function_id: str, *, table_names: Mapping[str, str],
-                         parameters: Mapping[str, str]) -> dict[str, str]:
-    """The function's environment as Lambda would see it: Globals, then its own variables on top."""
+                         parameters: Mapping[str, str],
+                         queues: Mapping[str, LocalQueue] | None = None) -> dict[str, str]:
+    """The function's environment as Lambda would see it: Globals, then its own variables on top.
+    `queues` (from create_queues or planned_queues) resolves Ref of a queue (its URL) and its Fn::GetAtt."""
     global_variables = (_global_function_property(template, "Environment") or {}).get("Variables") or {}
     own_variables = (((_function(template, function_id).get("Properties") or {}).get("Environment") or {})
                      .get("Variables") or {})
-    resolver = _Resolver(template, table_names, parameters)
+    resolver = _Resolver(template, table_names, parameters, queues or {})
     environment = {}
     for name, value in {**global_variables, **own_variables}.items():
         try:
@@ -501,3 +540,317 @@ def _wait_until_active(client: Any, table_name: str, timeout_seconds: float = 30
         if time.monotonic() > deadline:
             raise TimeoutError(f"table {table_name} is not ACTIVE after {timeout_seconds} s")
         time.sleep(0.05)
+
+
+# ----------------------------------------------------------------- queues
+
+QUEUE_TYPE = "AWS::SQS::Queue"
+SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30
+FIFO_SUFFIX = ".fifo"
+# CloudFormation's queue properties that are CreateQueue attributes of the same name and value.
+_QUEUE_ATTRIBUTES = ("ContentBasedDeduplication", "DeduplicationScope", "DelaySeconds", "FifoQueue",
+                     "FifoThroughputLimit", "KmsDataKeyReusePeriodSeconds", "KmsMasterKeyId", "MaximumMessageSize",
+                     "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds", "SqsManagedSseEnabled",
+                     "VisibilityTimeout")
+# The ones CloudFormation takes as a JSON object and CreateQueue as a JSON string.
+_QUEUE_JSON_ATTRIBUTES = ("RedrivePolicy", "RedriveAllowPolicy")
+
+
+@dataclass(frozen=True)
+class QueueRedrive:
+    """A queue's RedrivePolicy: after max_receive_count receives, SQS moves a message to the dead-letter queue."""
+
+    dead_letter_arn: str
+    dead_letter_queue_id: str | None  # its logical id when the template declares it
+    max_receive_count: int
+
+
+@dataclass(frozen=True)
+class LocalQueue:
+    """A queue of the template as it exists locally: Ref gives `url`, Fn::GetAtt Arn and QueueName the others."""
+
+    logical_id: str
+    name: str
+    url: str
+    arn: str
+    fifo: bool = False
+    visibility_timeout_seconds: int = SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS
+    redrive: QueueRedrive | None = None
+
+
+def _queues(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: resource.get("Properties") or {} for name, resource in template["Resources"].items()
+            if resource.get("Type") == QUEUE_TYPE}
+
+
+def queue_ids(template: Mapping[str, Any]) -> list[str]:
+    """The logical ids of the template's queues, dead-letter queues before the queues that name them."""
+    queues = _queues(template)
+    ordered: list[str] = []
+
+    def visit(logical_id: str, path: tuple[str, ...]) -> None:
+        if logical_id in ordered:
+            return
+        if logical_id in path:
+            raise UnresolvableError(f"queues redrive to each other: {' -> '.join((*path, logical_id))}")
+        dead_letter = _dead_letter_queue_id(queues[logical_id].get("RedrivePolicy"))
+        if dead_letter is not None and dead_letter in queues:
+            visit(dead_letter, (*path, logical_id))
+        ordered.append(logical_id)
+
+    for logical_id in queues:
+        visit(logical_id, ())
+    return ordered
+
+
+def _dead_letter_queue_id(policy: Any) -> str | None:
+    """The logical id a RedrivePolicy's deadLetterTargetArn names with Fn::GetAtt (None for a literal ARN)."""
+    target = policy.get("deadLetterTargetArn") if isinstance(policy, dict) else None
+    if isinstance(target, dict) and isinstance(target.get("Fn::GetAtt"), list):
+        logical_id, attribute = target["Fn::GetAtt"]
+        return str(logical_id) if attribute == "Arn" else None
+    return None
+
+
+def _queue_name(logical_id: str, properties: Mapping[str, Any], resolver: _Resolver, stack_name: str) -> str:
+    if "QueueName" in properties:
+        return resolver.text(properties["QueueName"])
+    # CloudFormation names an unnamed queue after the stack and the logical id (plus a random suffix), within
+    # SQS's 80 characters, and a FIFO queue's name must end in .fifo.
+    base = f"{stack_name}-{logical_id}"
+    if _is_fifo(properties, resolver):
+        return base[:80 - len(FIFO_SUFFIX)] + FIFO_SUFFIX
+    return base[:80]
+
+
+def _is_fifo(properties: Mapping[str, Any], resolver: _Resolver) -> bool:
+    declared = properties.get("FifoQueue")
+    return declared is not None and resolver.value(declared) == "true"
+
+
+def planned_queues(template: Mapping[str, Any], *, parameters: Mapping[str, str] | None = None,
+                   endpoint_url: str | None = None, stack_name: str = LOCAL_STACK_NAME) -> dict[str, LocalQueue]:
+    """The identity each queue of the template gets locally, before it is created: its name (the template's
+    QueueName, else `<stack>-<logical id>`), the URL moto gives it at `endpoint_url` (AWS's own URL when
+    none) and its ARN. create_queues returns the same, as the server answered."""
+    parameters = parameters or {}
+    base_url = (endpoint_url or f"https://sqs.{LOCAL_REGION}.amazonaws.com").rstrip("/")
+    resolver = _Resolver(template, {}, parameters)
+    named = {}
+    for logical_id, properties in _queues(template).items():
+        try:
+            name = _queue_name(logical_id, properties, resolver, stack_name)
+        except UnresolvableError as error:
+            raise UnresolvableError(f"{logical_id}: {error}") from None
+        named[logical_id] = LocalQueue(logical_id, name, f"{base_url}/{LOCAL_ACCOUNT_ID}/{name}",
+                                       f"arn:aws:sqs:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:{name}")
+    resolver = _Resolver(template, {}, parameters, named)
+    return {logical_id: _described(queue, _queues(template)[logical_id], resolver)
+            for logical_id, queue in named.items()}
+
+
+def _described(queue: LocalQueue, properties: Mapping[str, Any], resolver: _Resolver) -> LocalQueue:
+    """The queue with what its properties say of it (FIFO, visibility timeout, redrive policy)."""
+    try:
+        visibility = properties.get("VisibilityTimeout")
+        visibility_seconds = (SQS_DEFAULT_VISIBILITY_TIMEOUT_SECONDS if visibility is None
+                              else int(resolver.text(visibility)))
+        redrive = None
+        policy = properties.get("RedrivePolicy")
+        if policy is not None:
+            resolved = json.loads(_json_attribute(policy, resolver))
+            if "deadLetterTargetArn" not in resolved or "maxReceiveCount" not in resolved:
+                raise UnresolvableError("a RedrivePolicy names deadLetterTargetArn and maxReceiveCount")
+            redrive = QueueRedrive(str(resolved["deadLetterTargetArn"]), _dead_letter_queue_id(policy),
+                                   int(resolved["maxReceiveCount"]))
+        return LocalQueue(queue.logical_id, queue.name, queue.url, queue.arn, fifo=_is_fifo(properties, resolver),
+                          visibility_timeout_seconds=visibility_seconds, redrive=redrive)
+    except UnresolvableError as error:
+        raise UnresolvableError(f"{queue.logical_id}: {error}") from None
+
+
+def _json_attribute(value: Any, resolver: _Resolver) -> str:
+    """A JSON attribute (RedrivePolicy...) as CreateQueue takes it: a JSON string, its intrinsics resolved."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(_resolved_json(value, resolver), separators=(",", ":"))
+
+
+def _resolved_json(value: Any, resolver: _Resolver) -> Any:
+    if isinstance(value, dict):
+        (key,) = value if len(value) == 1 else ("",)
+        if key == "Ref" or key.startswith("Fn::"):
+            resolved = resolver.text(value)
+            return int(resolved) if resolved.isdigit() else resolved
+        return {key: _resolved_json(inner, resolver) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_resolved_json(inner, resolver) for inner in value]
+    return value
+
+
+def _create_queue_arguments(logical_id: str, queue: LocalQueue, properties: Mapping[str, Any],
+                            resolver: _Resolver) -> dict[str, Any]:
+    unsupported = sorted(set(properties) - {*_QUEUE_ATTRIBUTES, *_QUEUE_JSON_ATTRIBUTES, "QueueName", "Tags"})
+    if unsupported:
+        raise UnresolvableError(f"{logical_id}: queue properties not supported locally: {', '.join(unsupported)}")
+    attributes: dict[str, str] = {}
+    try:
+        for name in _QUEUE_ATTRIBUTES:
+            if name in properties:
+                value = resolver.value(properties[name])
+                if value is not None:
+                    attributes[name] = value
+        for name in _QUEUE_JSON_ATTRIBUTES:
+            if name in properties:
+                attributes[name] = _json_attribute(properties[name], resolver)
+        tags = {resolver.text(tag["Key"]): resolver.text(tag["Value"]) for tag in properties.get("Tags") or []}
+    except UnresolvableError as error:
+        raise UnresolvableError(f"{logical_id}: {error}") from None
+    arguments: dict[str, Any] = {"QueueName": queue.name, "Attributes": attributes}
+    if tags:
+        arguments["tags"] = tags
+    return arguments
+
+
+def queue_definitions(template: Mapping[str, Any], *,
+                      parameters: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """create_queue arguments (QueueName, Attributes, tags) per queue logical id, in the order to create them
+    (dead-letter queues first); references between queues resolved to their planned identities."""
+    planned = planned_queues(template, parameters=parameters)
+    resolver = _Resolver(template, {}, parameters or {}, planned)
+    properties = _queues(template)
+    return {logical_id: _create_queue_arguments(logical_id, planned[logical_id], properties[logical_id], resolver)
+            for logical_id in queue_ids(template)}
+
+
+def create_queues(client: Any, template: Mapping[str, Any], parameters: Mapping[str, str] | None = None, *,
+                  stack_name: str = LOCAL_STACK_NAME) -> dict[str, LocalQueue]:
+    """Create every queue of the template on `client` (a boto3 SQS client), dead-letter queues first so that
+    each RedrivePolicy names the ARN its dead-letter queue was given. The queues by logical id, with the URL
+    and ARN the server gave them: pass them to function_environment (queues=...)."""
+    parameters = parameters or {}
+    endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None)
+    queues = planned_queues(template, parameters=parameters, endpoint_url=endpoint, stack_name=stack_name)
+    properties = _queues(template)
+    for logical_id in queue_ids(template):
+        resolver = _Resolver(template, {}, parameters, queues)
+        arguments = _create_queue_arguments(logical_id, queues[logical_id], properties[logical_id], resolver)
+        url = client.create_queue(**arguments)["QueueUrl"]
+        arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        created = LocalQueue(logical_id, queues[logical_id].name, url, arn)
+        queues[logical_id] = _described(created, properties[logical_id],
+                                        _Resolver(template, {}, parameters, {**queues, logical_id: created}))
+    return queues
+
+
+# --------------------------------------------------------- SQS event sources
+
+REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+SQS_DEFAULT_BATCH_SIZE = 10
+# What Lambda accepts in an SQS event source mapping.
+SQS_MAX_BATCH_SIZE = 10_000
+SQS_MAX_FIFO_BATCH_SIZE = 10
+SQS_MAX_BATCHING_WINDOW_SECONDS = 300
+SQS_MIN_MAXIMUM_CONCURRENCY, SQS_MAX_MAXIMUM_CONCURRENCY = 2, 1000
+_SQS_EVENT_PROPERTIES = {"Queue", "BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "Enabled",
+                         "ScalingConfig", "MetricsConfig", "KmsKeyArn"}
+
+
+@dataclass(frozen=True)
+class SqsEventSource:
+    """An SQS event of a function: Lambda's event source mapping from the queue to the function."""
+
+    function_id: str
+    queue_id: str  # the queue's logical id
+    event_id: str = "SQS"
+    batch_size: int = SQS_DEFAULT_BATCH_SIZE
+    maximum_batching_window_seconds: int = 0
+    function_response_types: tuple[str, ...] = ()
+    enabled: bool = True
+    maximum_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency
+
+    @property
+    def reports_batch_item_failures(self) -> bool:
+        return REPORT_BATCH_ITEM_FAILURES in self.function_response_types
+
+
+def _sqs_event_source(template: Mapping[str, Any], function_id: str, event_id: str, properties: Mapping[str, Any],
+                      queues: Mapping[str, LocalQueue], parameters: Mapping[str, str]) -> SqsEventSource:
+    where = f"{function_id} event {event_id}"
+    if "FilterCriteria" in properties:
+        raise UnresolvableError(f"{where}: FilterCriteria is not emulated locally (the function would get "
+                                f"messages Lambda filters out)")
+    unknown = sorted(set(properties) - _SQS_EVENT_PROPERTIES)
+    if unknown:
+        raise UnresolvableError(f"{where}: SQS event properties not supported locally: {', '.join(unknown)}")
+    queue_arn = properties.get("Queue")
+    target = queue_arn.get("Fn::GetAtt") if isinstance(queue_arn, dict) else None
+    if not (isinstance(target, list) and len(target) == 2 and target[1] == "Arn" and target[0] in queues):
+        raise UnresolvableError(f"{where}: Queue must be !GetAtt <a queue of the template>.Arn, not {queue_arn!r} "
+                                f"(an outside queue does not exist locally)")
+    queue = queues[target[0]]
+    resolver = _Resolver(template, {}, parameters, queues)
+
+    def number(name: str, default: int) -> int:
+        declared = properties.get(name)
+        return default if declared is None else int(resolver.text(declared))
+
+    batch_size = number("BatchSize", SQS_DEFAULT_BATCH_SIZE)
+    window = number("MaximumBatchingWindowInSeconds", 0)
+    response_types = tuple(resolver.text(value) for value in properties.get("FunctionResponseTypes") or [])
+    enabled = properties.get("Enabled")
+    scaling = properties.get("ScalingConfig") or {}
+    concurrency = scaling.get("MaximumConcurrency")
+    source = SqsEventSource(
+        function_id=function_id, queue_id=queue.logical_id, event_id=event_id, batch_size=batch_size,
+        maximum_batching_window_seconds=window, function_response_types=response_types,
+        enabled=enabled is None or resolver.value(enabled) == "true",
+        maximum_concurrency=None if concurrency is None else int(resolver.text(concurrency)))
+    _check_event_source(where, source, queue, function_timeout_seconds(template, function_id, parameters=parameters))
+    return source
+
+
+def _check_event_source(where: str, source: SqsEventSource, queue: LocalQueue, function_timeout: int) -> None:
+    """What CreateEventSourceMapping refuses with InvalidParameterValueException."""
+    problems = []
+    if queue.visibility_timeout_seconds < function_timeout:
+        # Lambda's own words.
+        problems.append(f"Queue visibility timeout: {queue.visibility_timeout_seconds} seconds is less than "
+                        f"Function timeout: {function_timeout} seconds")
+    max_batch = SQS_MAX_FIFO_BATCH_SIZE if queue.fifo else SQS_MAX_BATCH_SIZE
+    if not 1 <= source.batch_size <= max_batch:
+        problems.append(f"BatchSize {source.batch_size} is out of range: 1 to {max_batch} for "
+                        f"{'a FIFO' if queue.fifo else 'a standard'} queue")
+    if not 0 <= source.maximum_batching_window_seconds <= SQS_MAX_BATCHING_WINDOW_SECONDS:
+        problems.append(f"MaximumBatchingWindowInSeconds {source.maximum_batching_window_seconds} is out of range: "
+                        f"0 to {SQS_MAX_BATCHING_WINDOW_SECONDS}")
+    if queue.fifo and source.maximum_batching_window_seconds:
+        problems.append("Batching window is not supported for FIFO queues")
+    if source.batch_size > SQS_DEFAULT_BATCH_SIZE and source.maximum_batching_window_seconds < 1:
+        problems.append("Maximum batch window in seconds must be greater than 0 if maximum batch size is "
+                        "greater than 10")
+    unknown_types = sorted(set(source.function_response_types) - {REPORT_BATCH_ITEM_FAILURES})
+    if unknown_types:
+        problems.append(f"FunctionResponseTypes can only hold {REPORT_BATCH_ITEM_FAILURES}, not "
+                        f"{', '.join(unknown_types)}")
+    if source.maximum_concurrency is not None and not (
+            SQS_MIN_MAXIMUM_CONCURRENCY <= source.maximum_concurrency <= SQS_MAX_MAXIMUM_CONCURRENCY):
+        problems.append(f"ScalingConfig.MaximumConcurrency {source.maximum_concurrency} is out of range: "
+                        f"{SQS_MIN_MAXIMUM_CONCURRENCY} to {SQS_MAX_MAXIMUM_CONCURRENCY}")
+    if problems:
+        raise InvalidEventSourceError(f"{where} (queue {queue.logical_id}): {'; '.join(problems)}")
+
+
+def sqs_event_sources(template: Mapping[str, Any], *, parameters: Mapping[str, str] | None = None,
+                      queues: Mapping[str, LocalQueue] | None = None) -> list[SqsEventSource]:
+    """Every SQS event of every function (Enabled: false ones too), checked as Lambda checks a new event source
+    mapping: InvalidEventSourceError when the queue's visibility timeout is below the function's Timeout, a
+    batch size or window out of range, a batching window on a FIFO queue, an unknown response type.
+    `queues` defaults to planned_queues (a queue's settings do not depend on where it is created)."""
+    parameters = parameters or {}
+    queues = queues if queues is not None else planned_queues(template, parameters=parameters)
+    return [_sqs_event_source(template, function_id, event_id, event.get("Properties") or {}, queues, parameters)
+            for function_id in _functions(template)
+            for event_id, event in ((_function(template, function_id).get("Properties") or {}).get("Events")
+                                    or {}).items()
+            if event.get("Type") == "SQS"]
