@@ -182,6 +182,12 @@ def receive_batch(client: Any, queue_url: str, source: SqsEventSource, *,
     return batch
 
 
+# moto computes a queue's counts one after the other: a message whose visibility timeout ends in between is
+# neither visible nor in flight in that answer (SQS's counts are approximate too). A queue is taken for empty
+# only after this many answers in a row said so, POLL_INTERVAL_SECONDS apart.
+EMPTY_READINGS = 2
+
+
 @dataclass(frozen=True)
 class QueueDepth:
     visible: int  # ApproximateNumberOfMessages
@@ -352,14 +358,15 @@ def drain(client: Any, queue_url: str, invoke: Invoke, *, source: SqsEventSource
     queue_arn = queue_arn_of(client, queue_url)
     reports: list[BatchReport] = []
     deadline = time.monotonic() + timeout
+    empty_readings = 0
     while True:
         messages = receive_batch(client, queue_url, source, poll_interval=poll_interval)
         for batch in split_batches(messages, queue_arn):
             reports.append(process_batch(client, queue_url, queue_arn, source, batch, invoke, log=log))
-        if not messages:
-            depth = queue_depth(client, queue_url)
-            if depth.total == 0:
-                return reports
+        empty = not messages and queue_depth(client, queue_url).total == 0
+        empty_readings = empty_readings + 1 if empty else 0
+        if empty_readings >= EMPTY_READINGS:
+            return reports
         if time.monotonic() > deadline:
             depth = queue_depth(client, queue_url)
             raise DrainTimeout(f"{queue_url} not drained in {timeout} s: {depth}", reports)
@@ -450,8 +457,10 @@ class EventSourcePoller:
         """True once the queue holds no message (visible, in flight or delayed) and no batch is being received
         or settled; False if that did not happen within `timeout` seconds."""
         deadline = time.monotonic() + timeout
+        idle_readings = 0
         while True:
-            if self._idle():
+            idle_readings = idle_readings + 1 if self._idle() else 0
+            if idle_readings >= EMPTY_READINGS:
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
