@@ -15,6 +15,9 @@ from saas_core.http import thing_named_by
 from tests.support import ADMIN_API_KEY, Reply, access_of, invoke, routes, token
 
 BODY_ROUTES = [route for route in routes() if route.method in ("POST", "PUT", "PATCH")]
+# Stripe's events are verified over their raw bytes before anything is parsed: any bad body is a 400.
+JSON_BODY_ROUTES = [route for route in BODY_ROUTES if access_of(route) is not Access.STRIPE]
+STRIPE_ROUTES = [route for route in BODY_ROUTES if access_of(route) is Access.STRIPE]
 ROUTES_WITH_IDS = [route for route in routes() if "{" in route.path]
 
 
@@ -54,7 +57,7 @@ def test_an_id_in_the_path_that_names_nothing_is_404(catalog: dict[str, Any], ro
 
 # ------------------------------------------------------------ bodies
 
-@pytest.mark.parametrize("route", BODY_ROUTES, ids=route_id)
+@pytest.mark.parametrize("route", JSON_BODY_ROUTES, ids=route_id)
 def test_a_body_that_is_not_json_is_a_422_naming_the_body(catalog: dict[str, Any], route: Route) -> None:
     reply = send(route, body='{"name": "Acme", oops}')
     assert reply.status == 422
@@ -62,11 +65,22 @@ def test_a_body_that_is_not_json_is_a_422_naming_the_body(catalog: dict[str, Any
     assert "not valid JSON" in reply.body["errors"]["body"][0]
 
 
-@pytest.mark.parametrize("route", BODY_ROUTES, ids=route_id)
+@pytest.mark.parametrize("route", JSON_BODY_ROUTES, ids=route_id)
 def test_a_body_in_another_format_is_a_415(catalog: dict[str, Any], route: Route) -> None:
     reply = send(route, body="name=Acme", headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert reply.status == 415
     assert reply.body["success"] is False
+
+
+@pytest.mark.parametrize("route", STRIPE_ROUTES, ids=route_id)
+@pytest.mark.parametrize(("body", "content_type"), [('{"id": "evt_1", oops}', "application/json"),
+                                                    ("name=Acme", "application/x-www-form-urlencoded")])
+def test_a_stripe_route_answers_any_bad_body_with_400(catalog: dict[str, Any], route: Route, body: str,
+                                                     content_type: str) -> None:
+    for signature in ({}, {"Stripe-Signature": "t=1,v1=forged"}):
+        reply = send(route, body=body, headers={"Content-Type": content_type, **signature})
+        assert reply.status == 400, reply.body
+        assert reply.body["success"] is False
 
 
 def test_a_price_with_too_many_decimals_is_refused_not_rounded(aws: None) -> None:
