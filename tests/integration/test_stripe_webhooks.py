@@ -66,6 +66,21 @@ def test_a_bad_signature_gets_400_and_writes_nothing(how: str, queue: tuple[Queu
     assert deliver(event).data["queued"] is True  # nothing was recorded by the refused delivery
 
 
+def test_an_account_without_a_signing_secret_accepts_no_event_not_even_one_signed_with_nothing(
+        queue: tuple[Queues, str], tenant: dict[str, Any], stripe_sdk: Callable[[str], Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from local.invoke import cold_start
+
+    queues, _ = queue
+    monkeypatch.setenv("STRIPE_LIVE_WEBHOOK_SECRET", "")
+    cold_start()
+    event = events_of(stripe_sdk("live"), types=["customer.subscription.created"])[0]
+    reply = deliver(event, secret="")  # an HMAC with an empty key is something anyone can make
+    assert reply.status == 400
+    assert "live account" in reply.body["message"]
+    assert queues.depth() == 0
+
+
 def test_the_worker_follows_a_cancel_in_stripe_in_any_order(queue: tuple[Queues, str], tenant: dict[str, Any],
                                                             stripe_sdk: Callable[[str], Any]) -> None:
     queues, arn = queue

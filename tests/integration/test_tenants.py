@@ -60,6 +60,22 @@ def test_a_tenant_that_is_not_chargeable_is_billed_in_the_test_account(
     assert stripe_sdk("live").v1.customers.list().data == []
 
 
+def test_with_test_clocks_on_each_test_account_customer_gets_its_own_clock_and_live_ones_none(
+        catalog: dict[str, Any], stripe_sdk: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from local.invoke import cold_start
+
+    monkeypatch.setenv("STRIPE_TEST_CLOCKS", "true")
+    cold_start()
+    made = [invoke("POST", "/v1/admin/tenants", api_key=ADMIN_API_KEY, body={
+        **ACME, "chargeable": chargeable, "email": f"{name}@acme.example", "subdomain_preference": name}).data
+        for name, chargeable in (("first", False), ("second", False), ("paying", True))]
+    test_customers = [stripe_sdk("test").v1.customers.retrieve(tenant["stripe_customer_id"]) for tenant in made[:2]]
+    clocks = [customer.test_clock for customer in test_customers]
+    assert all(isinstance(clock, str) and clock.startswith("clock_") for clock in clocks)
+    assert clocks[0] != clocks[1]  # moving one tenant's time moves nobody else's
+    assert stripe_sdk("live").v1.customers.retrieve(made[2]["stripe_customer_id"]).test_clock is None
+
+
 def test_a_plan_without_trial_starts_active(catalog: dict[str, Any], stripe_sdk: Callable[[str], Any]) -> None:
     body = {**ACME, "type": "personal", "plan_id": "pln_starter", "billing_cycle": "monthly"}
     tenant = invoke("POST", "/v1/admin/tenants", body=body, api_key=ADMIN_API_KEY).data

@@ -56,6 +56,9 @@ class Settings(BaseModel):
     # Stripe requests per second the daily reconciliation allows itself (Stripe allows 25 in test
     # mode and 100 live; the product's own requests need the rest).
     stripe_reconcile_requests_per_second: float = Field(default=20, gt=0, le=100)
+    # A staging stack whose tests move time: each customer made in the Stripe test account gets
+    # its own test clock (Stripe test mode only; a live customer never has one).
+    stripe_test_clocks: bool = False
 
     # Browser origins allowed to call the API (comma-separated); empty allows none.
     cors_allowed_origins: str = ""

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         SubscriptionScheduleUpdateParamsPhase,
         SubscriptionUpdateParams,
     )
+    from stripe.params.test_helpers import TestClockCreateParams
 
     from saas_core.models.plans import BillingCycle, Plan, StripePrices
     from saas_core.models.tenants import Tenant
@@ -332,10 +333,22 @@ def _customer_params(tenant: Tenant) -> CustomerCreateParams:
 
 def create_customer(tenant: Tenant, attempt: str) -> str:
     params = _customer_params(tenant)
+    if tenant.stripe_account == "test" and get_settings().stripe_test_clocks:
+        params["test_clock"] = _create_test_clock(tenant, attempt)
     key = idempotency_key("create-customer", f"{tenant.id}:{attempt}", params)
     customer = call("create the customer", lambda: client(tenant.stripe_account).v1.customers.create(
         params, {"idempotency_key": key}))
     return customer.id
+
+
+def _create_test_clock(tenant: Tenant, attempt: str) -> str:
+    """A clock of the customer's own, frozen at now: tests move the tenant's time and nobody else's."""
+    params: TestClockCreateParams = {"frozen_time": int(time.time()), "name": f"tenant {tenant.id}"[:300]}
+    # The key leaves the time out: a retry of this attempt is the same clock whenever it runs.
+    key = idempotency_key("create-test-clock", f"{tenant.id}:{attempt}", {"name": params["name"]})
+    clock = call("create the test clock", lambda: client("test").v1.test_helpers.test_clocks.create(
+        params, {"idempotency_key": key}))
+    return clock.id
 
 
 def find_customer(account: str, email: str, tenant_id: str) -> str | None:

@@ -105,6 +105,9 @@ def verify(payload: str, signature: str | None) -> QueuedEvent:
         raise BadSignature("Stripe-Signature header is missing")
     account = _claimed_account(payload)
     secret = secrets.stripe_webhook_secret(live=account == "live")
+    if not secret:
+        # An empty key would verify a signature anyone can make: no secret, no events from that account.
+        raise BadSignature(f"No signing secret is set for the {account} account's webhooks")
     try:
         event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=SIGNATURE_TOLERANCE_SECONDS)
     except stripe.SignatureVerificationError:
