@@ -10,7 +10,9 @@ it all.
 
 Environment: PORT (3000), JWT_SECRET (HS256 secret of local tokens),
 ADMIN_API_KEY, STRIPE_SECRET_KEY (a real sk_test_ key switches to Stripe
-test mode instead of the emulator), DEMO_TENANTS (300), PARAMETER_OVERRIDES
+test mode instead of the emulator), STRIPE_WEBHOOK_SECRET (the whsec_ that
+`stripe listen` prints: the test account's signing secret; with a real key the
+live account has none, so live events are refused), DEMO_TENANTS (300), PARAMETER_OVERRIDES
 (template parameters as `Key=Value Key=Value`, as `sam deploy
 --parameter-overrides` takes them; `--parameter-overrides` does the same).
 """
@@ -54,7 +56,8 @@ DEFAULT_JWT_SECRET = "local-dev-jwt-secret-not-for-production"  # noqa: S105 - l
 DEFAULT_ADMIN_API_KEY = "local-admin-key"
 EMULATOR_LIVE_KEY = "sk_live_emulator"
 EMULATOR_TEST_KEY = "sk_test_emulator"
-WEBHOOK_SECRET = "whsec_local_emulator"  # noqa: S105 - local only
+# Each account signs with its own secret, as on Stripe: a test secret never verifies a live event.
+EMULATOR_WEBHOOK_SECRETS = {"live": "whsec_local_live_emulator", "test": "whsec_local_test_emulator"}
 STARTUP_TIMEOUT_SECONDS = 30
 WEBHOOK_PATH = "/v1/webhooks/stripe"
 
@@ -73,6 +76,7 @@ class StackInfo:
     jwt_secret: str
     sqs_url: str = ""  # moto's SQS endpoint (the same server as DynamoDB)
     queue_urls: dict[str, str] = field(default_factory=dict)  # by the queue's logical id in template.yaml
+    webhook_secrets: dict[str, str] = field(default_factory=dict)  # the signing secret of each account
 
 
 def free_port() -> int:
@@ -118,6 +122,7 @@ class LocalStack:
         self.admin_api_key = os.environ.get("ADMIN_API_KEY") or DEFAULT_ADMIN_API_KEY
         real_key = os.environ.get("STRIPE_SECRET_KEY", "")
         self.real_stripe_key = real_key if real_key.startswith("sk_test_") else ""
+        self.webhook_secrets = webhook_secrets(self.real_stripe_key, os.environ.get("STRIPE_WEBHOOK_SECRET", ""))
         # The emulator delivers events only once a function serves the webhook route.
         self.has_webhook_route = any(route.path == WEBHOOK_PATH for route in api_routes(load_template()))
 
@@ -138,7 +143,9 @@ class LocalStack:
         port = free_port()
         command = [sys.executable, "-m", "local.stripe_emulator", "--host", HOST, "--port", str(port)]
         if self.has_webhook_route:
-            command += ["--webhook-url", f"http://{HOST}:{self.port}{WEBHOOK_PATH}", "--webhook-secret", WEBHOOK_SECRET]
+            command += ["--webhook-url", f"http://{HOST}:{self.port}{WEBHOOK_PATH}",
+                        "--webhook-secret-live", self.webhook_secrets["live"],
+                        "--webhook-secret-test", self.webhook_secrets["test"]]
         self._spawn(*command)
         url = f"http://{HOST}:{port}"
         wait_until_up(url + "/_emulator/clock", "Stripe emulator")
@@ -167,9 +174,8 @@ class LocalStack:
             "AWS_DEFAULT_REGION": "us-east-1",
             "JWT_ISSUER": LOCAL_ISSUER, "JWT_AUDIENCE": LOCAL_AUDIENCE, "JWT_SECRET": self.jwt_secret,
             "ADMIN_API_KEY": self.admin_api_key,
-            # Each Stripe account signs its webhooks with its own secret; the emulator has one for both.
-            "STRIPE_LIVE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "STRIPE_TEST_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "STRIPE_LIVE_WEBHOOK_SECRET": self.webhook_secrets["live"],
+            "STRIPE_TEST_WEBHOOK_SECRET": self.webhook_secrets["test"],
             "POWERTOOLS_METRICS_NAMESPACE": "SaasBillingLocal",
             # No CloudWatch here to read EMF lines: keep the console for requests.
             "POWERTOOLS_METRICS_DISABLED": "true",
@@ -212,7 +218,7 @@ class LocalStack:
             admin_token=issue_token(self.jwt_secret, "local-admin", email="admin@example.com", admin=True),
             owner_token=self._owner_token(owner_tenant_id),
             owner_tenant_id=owner_tenant_id, jwt_secret=self.jwt_secret,
-            sqs_url=dynamodb_url, queue_urls=_queue_urls(queues),
+            sqs_url=dynamodb_url, queue_urls=_queue_urls(queues), webhook_secrets=dict(self.webhook_secrets),
         )
         return info, gateway
 
@@ -237,8 +243,25 @@ class LocalStack:
         return issue_token(self.jwt_secret, owner.user_id or owner.email, email=owner.email)
 
 
+def webhook_secrets(real_stripe_key: str, forwarded_secret: str) -> dict[str, str]:
+    """The signing secret of each account's endpoint: the emulator's own two, or, on real Stripe test
+    mode, the one `stripe listen` prints for the test account and none for live (nothing live is signed
+    for a local stack, so every live event is refused)."""
+    if real_stripe_key:
+        return {"live": "", "test": forwarded_secret}
+    return {**EMULATOR_WEBHOOK_SECRETS, **({"test": forwarded_secret} if forwarded_secret else {})}
+
+
 def _queue_urls(queues: dict[str, LocalQueue]) -> dict[str, str]:
     return {logical_id: queue.url for logical_id, queue in queues.items()}
+
+
+def _webhooks_line(info: StackInfo) -> str:
+    if info.stripe_url:
+        return f"the emulator signs each event and POSTs it to {info.base_url}{WEBHOOK_PATH}"
+    if info.webhook_secrets.get("test"):
+        return f"forward them: stripe listen --forward-to {info.base_url}{WEBHOOK_PATH}"
+    return "refused until STRIPE_WEBHOOK_SECRET is set (the whsec_ that `stripe listen` prints)"
 
 
 def print_banner(info: StackInfo) -> None:
@@ -250,6 +273,7 @@ SaaS billing backend running on the local stack
   DynamoDB     {info.dynamodb_url} (moto)
   SQS          {info.sqs_url} (moto; queue depths: {info.base_url}/_local/queues)
   Stripe       {stripe}
+  webhooks     {_webhooks_line(info)}
 
   admin key    X-Api-Key: {info.admin_api_key}
   admin token  {info.admin_token}

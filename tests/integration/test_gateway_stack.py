@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local.stack import WEBHOOK_SECRET, LocalStack, parse_parameter_overrides
+from local.stack import EMULATOR_WEBHOOK_SECRETS, LocalStack, parse_parameter_overrides
 from tests.http.conftest import HttpReply, Stack, request, running_stack
 
 
@@ -87,7 +87,21 @@ def test_parameter_overrides_are_key_value_pairs() -> None:
             parse_parameter_overrides([malformed])
 
 
-def test_functions_get_one_webhook_secret_per_stripe_account() -> None:
+def test_functions_get_one_webhook_secret_per_stripe_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
+    monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
     environment = LocalStack(port=1, demo_tenants=0)._environment("http://dynamodb", "http://stripe")
-    assert environment["STRIPE_LIVE_WEBHOOK_SECRET"] == environment["STRIPE_TEST_WEBHOOK_SECRET"] == WEBHOOK_SECRET
-    assert "STRIPE_WEBHOOK_SECRET" not in environment
+    assert environment["STRIPE_LIVE_WEBHOOK_SECRET"] == EMULATOR_WEBHOOK_SECRETS["live"]
+    assert environment["STRIPE_TEST_WEBHOOK_SECRET"] == EMULATOR_WEBHOOK_SECRETS["test"]
+    assert EMULATOR_WEBHOOK_SECRETS["live"] != EMULATOR_WEBHOOK_SECRETS["test"]
+
+
+def test_with_a_real_test_key_the_stripe_listen_secret_verifies_test_events_and_nothing_live(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_real")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_from_stripe_listen")
+    environment = LocalStack(port=1, demo_tenants=0)._environment("http://dynamodb", None)
+    assert environment["STRIPE_TEST_WEBHOOK_SECRET"] == "whsec_from_stripe_listen"
+    assert environment["STRIPE_LIVE_WEBHOOK_SECRET"] == ""  # refused by the route: no secret, no events
+    assert environment["STRIPE_SECRET_KEY"] == "sk_test_real"
+    assert "STRIPE_API_BASE" not in environment
