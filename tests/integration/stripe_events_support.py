@@ -14,6 +14,7 @@ import stripe
 
 from local.apigw import LambdaContext
 from local.invoke import Reply, cold_start, invoke
+from local.sqs import sqs_event
 from local.stripe_emulator.webhooks import signature_header
 
 SECRETS = {"live": os.environ["STRIPE_LIVE_WEBHOOK_SECRET"], "test": os.environ["STRIPE_TEST_WEBHOOK_SECRET"]}
@@ -59,13 +60,6 @@ class Queues:
                                                                                          "ApproximateNumberOfMessagesNotVisible"])
         values = attributes["Attributes"]
         return int(values["ApproximateNumberOfMessages"]) + int(values["ApproximateNumberOfMessagesNotVisible"])
-
-
-def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
-    return {"Records": [{
-        "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
-        "attributes": message.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": "us-east-1"} for message in messages]}
 
 
 def run_worker(queues: Queues, queue_arn: str) -> list[dict[str, Any]]:

@@ -34,11 +34,25 @@ def test_an_event_is_queued_once_and_a_duplicate_queues_nothing(queue: tuple[Que
     event = events_of(stripe_sdk("live"), types=["customer.subscription.created"])[0]
     first = deliver(event)
     assert first.status == 200, first.body
-    assert first.data == {"event_id": event["id"], "type": event["type"], "queued": True}
+    assert first.data == {"event_id": event["id"], "type": event["type"], "followed": True, "queued": True}
     again = deliver(event)
     assert again.status == 200
     assert again.data["queued"] is False
     assert queues.depth() == 1
+
+
+def test_an_event_type_nobody_follows_is_acknowledged_with_nothing_written_or_queued(
+        queue: tuple[Queues, str], tenant: dict[str, Any], stripe_sdk: Callable[[str], Any]) -> None:
+    import boto3
+
+    queues, _ = queue
+    event = events_of(stripe_sdk("live"), types=["customer.created"])[0]
+    reply = deliver(event)
+    assert reply.status == 200, reply.body
+    assert (reply.data["followed"], reply.data["queued"]) == (False, False)
+    assert queues.depth() == 0
+    recorded = boto3.client("dynamodb", region_name="us-east-1").scan(TableName="idempotency")["Items"]
+    assert not [item for item in recorded if event["id"] in item["id"]["S"]]
 
 
 @pytest.mark.parametrize("how", ["unsigned", "tampered", "too old", "other account's secret"])

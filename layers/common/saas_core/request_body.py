@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -51,18 +51,24 @@ def _content_type(headers: Mapping[str, Any] | None) -> str:
     return ""
 
 
-def _text(event: Mapping[str, Any]) -> str:
-    body = event.get("body")
-    if not isinstance(body, str):
-        raise _invalid("must be a JSON document")
-    if not event.get("isBase64Encoded"):
+def decoded(body: str, is_base64: bool, refuse: Callable[[str], Exception]) -> str:
+    """The body's text as the client sent it (API Gateway base64-encodes what it takes for binary);
+    `refuse(why)` is the error to raise, why being e.g. "is not valid base64"."""
+    if not is_base64:
         return body
     try:
         return base64.b64decode(body, validate=True).decode("utf-8")
     except binascii.Error:
-        raise _invalid("is not valid base64") from None
+        raise refuse("is not valid base64") from None
     except UnicodeDecodeError as error:
-        raise _invalid(f"is not valid UTF-8 (byte {error.start})") from None
+        raise refuse(f"is not valid UTF-8 (byte {error.start})") from None
+
+
+def _text(event: Mapping[str, Any]) -> str:
+    body = event.get("body")
+    if not isinstance(body, str):
+        raise _invalid("must be a JSON document")
+    return decoded(body, bool(event.get("isBase64Encoded")), _invalid)
 
 
 def _too_deep(value: Any) -> bool:

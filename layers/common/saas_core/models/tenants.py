@@ -490,7 +490,7 @@ class TenantSubscriptionsOut(BaseModel):
 class AuditActorOut(BaseModel):
     subject: str = Field(description="The token's subject, or `api-key` for the admin key")
     email: str | None
-    via: str = Field(description="jwt, api_key or system")
+    via: str = Field(description="jwt, api_key, system, or stripe (an effect of a Stripe event or a reconciliation)")
 
 
 class AuditEntryOut(BaseModel):

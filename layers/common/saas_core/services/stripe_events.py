@@ -18,18 +18,11 @@ from aws_lambda_powertools import Logger
 from saas_core.repositories import plans, revenue, tenants
 from saas_core.services import stripe_sync
 from saas_core.stripe_state import paid_invoice
-from saas_core.stripe_webhooks import QueuedEvent
+from saas_core.stripe_webhooks import FOLLOWED_EVENT_TYPES, QueuedEvent
 
 logger = Logger(child=True)
 
 # The events the product follows (template's webhook endpoint subscribes to these).
-FOLLOWED = frozenset({
-    "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted",
-    "customer.subscription.paused", "customer.subscription.resumed", "customer.subscription.trial_will_end",
-    "invoice.paid", "invoice.payment_failed", "invoice.voided", "invoice.marked_uncollectible",
-    "subscription_schedule.completed", "subscription_schedule.released", "subscription_schedule.canceled",
-    "customer.deleted",
-})
 
 
 @dataclass(frozen=True)
@@ -40,7 +33,7 @@ class Outcome:
 
 
 def apply(event: QueuedEvent) -> Outcome:
-    if event.type not in FOLLOWED:
+    if event.type not in FOLLOWED_EVENT_TYPES:
         return _ignored(event, f"{event.type} is not followed")
     if event.customer_id is None:
         return _ignored(event, "the event names no customer")
