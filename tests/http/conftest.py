@@ -24,8 +24,12 @@ FUNCTION_SETTINGS = {"ADMIN_API_KEY", "TENANTS_TABLE", "PLANS_TABLE", "USAGE_TAB
                      "PORT", "DEMO_TENANTS", "PARAMETER_OVERRIDES"}
 DEMO_TENANTS = 4
 # The tests send bursts (concurrent creates, many connections) the stage's default throttling would refuse;
-# throttling itself is proven with small limits in tests/integration/test_gateway_api.py.
-PARAMETER_OVERRIDES = ["ThrottlingRateLimit=10000", "ThrottlingBurstLimit=5000"]
+# throttling itself is proven with small limits in tests/integration/test_gateway_api.py. Tenants of the
+# test account get a test clock each, so a test moves one tenant's time; a Stripe event the worker fails
+# comes back after 12 s rather than 6 minutes, so five receives and the dead-letter queue fit in a test
+# (the worker's 10 s still leave room for the deadline's reserve, saas_core/deadline.py).
+PARAMETER_OVERRIDES = ["ThrottlingRateLimit=10000", "ThrottlingBurstLimit=5000", "StripeTestClocks=true",
+                       "StripeWorkerTimeoutSeconds=10", "StripeEventsVisibilitySeconds=12"]
 
 
 @dataclass
@@ -52,12 +56,14 @@ class HttpReply:
         return self.body.get("data") if isinstance(self.body, dict) else None
 
 
-def request(method: str, url: str, *, body: Any = None, headers: dict[str, str] | None = None) -> HttpReply:
-    data = json.dumps(body).encode() if body is not None else None
+def request(method: str, url: str, *, body: Any = None, headers: dict[str, str] | None = None,
+            raw_body: bytes | None = None, timeout: float = 30) -> HttpReply:
+    """`body` is sent as JSON; `raw_body` as the bytes given (a signed webhook must arrive byte for byte)."""
+    data = raw_body if raw_body is not None else json.dumps(body).encode() if body is not None else None
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     req = urllib.request.Request(url, data=data, method=method, headers=all_headers)  # noqa: S310
     try:
-        with urllib.request.urlopen(req, timeout=30) as response:  # noqa: S310 - loopback stack
+        with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310 - loopback stack
             raw, status, reply_headers = response.read(), response.status, dict(response.headers)
     except urllib.error.HTTPError as error:
         raw, status, reply_headers = error.read(), error.code, dict(error.headers)

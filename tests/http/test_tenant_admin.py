@@ -33,11 +33,12 @@ def suffix() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def create_tenant(stack: Stack, plan_id: str = PRO, cycle: str = "monthly") -> dict[str, Any]:
+def create_tenant(stack: Stack, plan_id: str = PRO, cycle: str = "monthly", *, chargeable: bool = True,
+                  tenant_type: str = "organization") -> dict[str, Any]:
     tag = suffix()
-    body = {"name": f"Tenant {tag}", "email": f"billing-{tag}@example.com", "type": "organization",
+    body = {"name": f"Tenant {tag}", "email": f"billing-{tag}@example.com", "type": tenant_type,
             "plan_id": plan_id, "billing_cycle": cycle, "subdomain_preference": f"t-{tag}",
-            "owner_user_id": f"user-{tag}"}
+            "owner_user_id": f"user-{tag}", "chargeable": chargeable}
     reply = request("POST", f"{stack.url}/v1/admin/tenants", body=body, headers=admin(stack))
     assert reply.status == 201, reply.body
     return dict(reply.data)
