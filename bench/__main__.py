@@ -25,6 +25,7 @@ import subprocess
 import sys
 
 from bench.calls import counting_calls
+from bench.stripe_events import stripe_event_costs
 from bench.tenants import tenant_list_at_scale, tenant_writes
 from local.template import Route, api_routes, load_template
 
@@ -132,6 +133,9 @@ def calls_per_route(routes: list[Route]) -> None:
                 if params.get("tenant_id") == SAMPLE_TENANT_ID:
                     params["tenant_id"] = tenant_id
                 access = handler_module(route).app.spec.access
+                if access is Access.STRIPE:
+                    print(f"{route.method + ' ' + route.path:42} {'':>15}  (signed by Stripe: see Stripe events)")
+                    continue
                 token = issue_token(BENCH_ENV["JWT_SECRET"], "user-bench" if access in (
                     Access.MEMBER, Access.OWNER) else "admin", admin=access not in (Access.MEMBER, Access.OWNER),
                     issuer="bench", audience="bench")
@@ -163,6 +167,7 @@ def main() -> int:
     calls_per_route(routes)
     tenant_writes(BENCH_ENV)
     tenant_list_at_scale(BENCH_ENV)
+    stripe_event_costs(BENCH_ENV)
     return 0
 
 

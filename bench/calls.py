@@ -1,5 +1,5 @@
-"""Counting the requests a piece of code makes: DynamoDB operations at botocore and Stripe
-HTTP attempts at the SDK's client (shared by the bench's sections)."""
+"""Counting the requests a piece of code makes: AWS operations at botocore (`dynamodb:PutItem`,
+`sqs:SendMessage`) and Stripe HTTP attempts at the SDK's client (shared by the bench's sections)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 @contextmanager
 def counting_calls() -> Iterator[Counter[str]]:
-    """Count DynamoDB operations (at botocore) and Stripe HTTP attempts (at the SDK's client)."""
+    """Count AWS operations by service (at botocore) and Stripe HTTP attempts (at the SDK's client)."""
     import botocore.client
     import stripe
 
@@ -20,7 +20,7 @@ def counting_calls() -> Iterator[Counter[str]]:
     stripe_request = stripe.RequestsClient.request
 
     def counted_api_call(self: Any, operation: str, params: Any) -> Any:
-        counts[f"dynamodb:{operation}"] += 1
+        counts[f"{self.meta.service_model.service_name}:{operation}"] += 1
         return make_api_call(self, operation, params)
 
     def counted_stripe(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
