@@ -33,6 +33,7 @@ import binascii
 import copy
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -723,12 +724,35 @@ _AWS_DYNAMODB_URL = re.compile(r"https?://dynamodb\.[^/]+\.amazonaws\.com")
 
 def install_botocore_hook() -> None:
     """Check every DynamoDB call that moto serves in-process, in every botocore session
-    created from now on (boto3's included): the way moto installs its own hook."""
+    created from now on (boto3's included): the way moto installs its own hook. And serve
+    one request at a time, as local/dynamodb_server.py does for the server."""
     from botocore.handlers import BUILTIN_HANDLERS
 
     for handler in (("before-call.dynamodb", _before_call), ("after-call.dynamodb", _after_call)):
         if handler not in BUILTIN_HANDLERS:
             BUILTIN_HANDLERS.append(handler)
+    _serialize_moto_in_process()
+
+
+_MOTO_LOCK = threading.RLock()
+
+
+def _serialize_moto_in_process() -> None:
+    """DynamoDB applies each request atomically (a conditional update decides and writes as one);
+    moto's in-process backend does not when threads share it, so a condition could pass twice. One
+    request at a time restores DynamoDB's atomicity; it takes nothing DynamoDB gives away."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.call_action, "serialized", False):
+        return
+    unserialized = DynamoHandler.call_action
+
+    def call_action(self: Any) -> Any:
+        with _MOTO_LOCK:
+            return unserialized(self)
+
+    call_action.serialized = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
 def _served_by_moto_in_process(url: str) -> bool:
