@@ -25,6 +25,7 @@ import subprocess
 import sys
 
 from bench.calls import counting_calls
+from bench.metering import metering_costs
 from bench.stripe_events import stripe_event_costs
 from bench.tenants import tenant_list_at_scale, tenant_writes
 from local.template import Route, api_routes, load_template
@@ -168,6 +169,7 @@ def main() -> int:
     tenant_writes(BENCH_ENV)
     tenant_list_at_scale(BENCH_ENV)
     stripe_event_costs(BENCH_ENV)
+    metering_costs(BENCH_ENV)
     return 0
 
 

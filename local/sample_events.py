@@ -68,6 +68,11 @@ SAMPLES: dict[tuple[str, str], SampleRequest] = {
         {"tenant_id": SAMPLE_TENANT_ID}, body={"days": 30, "reason": "Customer requested demo extension"}),
     ("DELETE", "/v1/admin/tenants/{tenant_id}"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
     ("GET", "/v1/tenants/{tenant_id}/plan"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
+    ("POST", "/v1/tenants/{tenant_id}/limits/check"): SampleRequest(
+        {"tenant_id": SAMPLE_TENANT_ID}, body={"limit_type": "agents", "increment": 1}),
+    ("POST", "/v1/tenants/{tenant_id}/usage"): SampleRequest(
+        {"tenant_id": SAMPLE_TENANT_ID}, body={"metric": "api_calls", "amount": 1,
+                                               "idempotency_key": "request-req_0001"}),
     ("GET", "/v1/admin/tenants/{tenant_id}/stripe-sync"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
     ("POST", "/v1/admin/tenants/{tenant_id}/stripe-sync"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
     # The sample's signature does not verify: a real delivery is signed by Stripe (or the emulator).

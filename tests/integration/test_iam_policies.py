@@ -127,6 +127,8 @@ def _needed_beyond_the_runs(route: Route) -> set[tuple[str, str]]:
 OTHER_BODIES: dict[str, list[dict[str, Any]]] = {
     "ChangeTenantSubscriptionFunction": [{"plan_id": "pln_pro", "billing_cycle": "monthly",
                                           "starts_immediately": True}],
+    # Without an idempotency key a consume is a single conditional update, not a transaction.
+    "RecordUsageFunction": [{"metric": "api_calls", "amount": 1}],
 }
 # Other query strings that do the same (the list without a filter reads counters and the table itself).
 OTHER_QUERIES: dict[str, list[dict[str, str]]] = {

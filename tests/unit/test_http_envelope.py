@@ -45,7 +45,8 @@ def call(app: ApiApp) -> tuple[int, dict[str, Any]]:
     (Forbidden("Admin access required"), 403, "forbidden"),
     (NotFound("Tenant not found"), 404, "not_found"),
     (Conflict("The plan was changed meanwhile"), 409, "conflict"),
-    (LimitExceeded("api_calls limit reached"), 429, "limit_exceeded"),
+    (LimitExceeded("api_calls limit reached", {"metric": "api_calls", "current": 50, "limit": 50}), 429,
+     "limit_exceeded"),
     (StripeUnavailable("Stripe failed to create the customer"), 502, "stripe_unavailable"),
 ])
 def test_domain_errors_map_to_their_status_and_keep_their_message(error: AppError, status: int, code: str) -> None:
@@ -57,6 +58,7 @@ def test_domain_errors_map_to_their_status_and_keep_their_message(error: AppErro
     assert body["trace_id"] == "req-42"
     assert body["timestamp"].endswith("Z")
     assert "errors" not in body
+    assert body.get("details") == getattr(error, "details", None)
 
 
 def test_an_unexpected_error_is_a_500_that_reveals_nothing() -> None:

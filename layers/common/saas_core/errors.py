@@ -63,8 +63,14 @@ class UnsupportedMediaType(AppError):
 
 
 class LimitExceeded(AppError):
+    """A usage limit would be passed (429); `details` says where the counter stands."""
+
     status_code = 429
     error_code = "limit_exceeded"
+
+    def __init__(self, message: str, details: dict[str, object]) -> None:
+        super().__init__(message)
+        self.details = details
 
 
 class StripeUnavailable(AppError):

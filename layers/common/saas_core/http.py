@@ -33,7 +33,7 @@ from pydantic import BaseModel
 from saas_core import cors, deadline, request_body, tracing
 from saas_core.access import ANONYMOUS, Access, MembershipLookup, Principal, Role, authorize
 from saas_core.clock import iso, utc_now
-from saas_core.errors import AppError, InvalidInput, NotFound
+from saas_core.errors import AppError, InvalidInput, LimitExceeded, NotFound
 from saas_core.models.common import TENANT_ID_PATTERN
 
 logger = Logger()
@@ -74,6 +74,7 @@ class ErrorEnvelope(BaseModel):
     message: str
     error: str
     errors: dict[str, list[str]] | None = None
+    details: dict[str, Any] | None = None  # on 429: metric, current, limit, requested
     trace_id: str
     timestamp: str
 
@@ -141,6 +142,7 @@ def error_body(error: AppError) -> dict[str, Any]:
         message=error.message,
         error=error.error_code,
         errors=error.errors if isinstance(error, InvalidInput) else None,
+        details=error.details if isinstance(error, LimitExceeded) else None,
         trace_id=trace_id(),
         timestamp=iso(utc_now()),
     )

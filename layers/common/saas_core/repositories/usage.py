@@ -10,12 +10,30 @@ limit (the metering routes build on this).
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from saas_core import deadline
+from saas_core.clock import utc_now
+from saas_core.errors import Conflict, InvalidInput
 from saas_core.models.plans import LimitPeriod
 from saas_core.repositories import dynamo
 from saas_core.settings import get_settings
+
+# Day and period counters are history for analytics for a while, then TTL removes them.
+COUNTER_RETENTION = timedelta(days=400)
+# A replayed idempotency key is recognised this long (the product's retries are minutes apart).
+IDEMPOTENCY_RETENTION = timedelta(days=2)
+# Keyed consumes are transactions: on one busy counter they conflict and are tried again.
+CONFLICT_RETRIES = 8
+CONFLICT_BASE_DELAY_SECONDS = 0.02
 
 
 def _table() -> str:
@@ -52,3 +70,116 @@ def current_values(tenant_id: str, counters: dict[str, str]) -> dict[str, int]:
             found[str(plain["sk"])] = int(plain.get("used", 0))
         request = dict(response.get("UnprocessedKeys") or {})
     return {metric: found.get(counter_sk(metric, key), 0) for metric, key in counters.items()}
+
+
+# ------------------------------------------------------------------ metering
+
+
+@dataclass(frozen=True)
+class Counter:
+    """Where one metric of a tenant is counted now, and what it may reach."""
+
+    tenant_id: str
+    metric: str
+    period_key: str
+    limit: int | None  # None: unlimited
+    tier: str  # kept on the counter for per-tier analytics of the same write
+
+
+@dataclass(frozen=True)
+class Consumed:
+    current: int  # the counter after this consume (or, for a replay, now)
+    recorded: bool  # False: the idempotency key had recorded it already
+
+
+class OverLimit(Exception):
+    def __init__(self, current: int) -> None:
+        super().__init__(f"limit reached at {current}")
+        self.current = current
+
+
+def _counter_update(counter: Counter, amount: int) -> dict[str, Any]:
+    """One conditional update that decides and records: the amount is added only if the total stays
+    within the limit, so concurrent consumes can never pass it together."""
+    values: dict[str, Any] = {":amount": amount, ":tier": counter.tier}
+    expression = "ADD used :amount SET tier = :tier"
+    if counter.period_key != "total":
+        expression += ", expires_at = if_not_exists(expires_at, :expires)"
+        values[":expires"] = int((utc_now() + COUNTER_RETENTION).timestamp())
+    where = dynamo.key(usage_pk(counter.tenant_id), counter_sk(counter.metric, counter.period_key))
+    action: dict[str, Any] = {"TableName": _table(), "Key": where, "UpdateExpression": expression,
+                              "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+    if counter.limit is not None:
+        action["ConditionExpression"] = "attribute_not_exists(used) OR used <= :room"
+        values[":room"] = counter.limit - amount
+    action["ExpressionAttributeValues"] = dynamo.to_item(values)
+    return action
+
+
+def _used(item: Mapping[str, Any] | None) -> int:
+    return int(dynamo.from_item(item).get("used", 0)) if item else 0
+
+
+def consume(counter: Counter, amount: int, idempotency_key: str | None = None) -> Consumed:
+    """Record `amount` if the counter stays within its limit (OverLimit otherwise, nothing recorded).
+    With an idempotency key, the key and the count are one transaction: a replay records nothing."""
+    if counter.limit is not None and amount > counter.limit:
+        raise OverLimit(current_values(counter.tenant_id, {counter.metric: counter.period_key})[counter.metric])
+    if idempotency_key is None:
+        return Consumed(_consume_alone(counter, amount), recorded=True)
+    return _consume_once(counter, amount, idempotency_key)
+
+
+def _consume_alone(counter: Counter, amount: int) -> int:
+    try:
+        answer = dynamo.client().update_item(**_counter_update(counter, amount), ReturnValues="UPDATED_NEW")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        # The counter as the failed condition found it (ReturnValuesOnConditionCheckFailure): no second read.
+        stored = error.response.get("Item")
+        raise OverLimit(_used(stored if isinstance(stored, Mapping) else None)) from None
+    return _used(answer.get("Attributes"))
+
+
+def _marker(counter: Counter, amount: int, idempotency_key: str) -> dict[str, Any]:
+    # Hashed: the key is the caller's text, and a sort key has its own length limit.
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+    values = {"pk": usage_pk(counter.tenant_id), "sk": f"KEY#{digest}", "metric": counter.metric,
+              "period_key": counter.period_key, "amount": amount,
+              "expires_at": int((utc_now() + IDEMPOTENCY_RETENTION).timestamp())}
+    return {"TableName": _table(), "Item": dynamo.to_item(values), "ConditionExpression": "attribute_not_exists(pk)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+
+
+def _consume_once(counter: Counter, amount: int, idempotency_key: str) -> Consumed:
+    request: dict[str, Any] = {"TransactItems": [{"Put": _marker(counter, amount, idempotency_key)},
+                                                 {"Update": _counter_update(counter, amount)}]}
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            dynamo.client().transact_write_items(**request)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons") or [{}, {}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                return _replayed(counter, amount, reasons[0].get("Item"))
+            if reasons[1].get("Code") == "ConditionalCheckFailed":
+                raise OverLimit(_used(reasons[1].get("Item"))) from None
+            pause = random.uniform(0, CONFLICT_BASE_DELAY_SECONDS * 2**attempt)  # noqa: S311 - jitter
+            if attempt == CONFLICT_RETRIES or deadline.remaining() < pause + 1:
+                raise Conflict("The counter is busy; retry with the same idempotency_key") from None
+            time.sleep(pause)
+            continue
+        return Consumed(current_values(counter.tenant_id, {counter.metric: counter.period_key})[counter.metric],
+                        recorded=True)
+    raise AssertionError("unreachable")
+
+
+def _replayed(counter: Counter, amount: int, stored: Mapping[str, Any] | None) -> Consumed:
+    first = dynamo.from_item(stored) if stored else {}
+    if (first.get("metric"), first.get("amount")) != (counter.metric, amount):
+        raise InvalidInput("This idempotency_key recorded other usage", {
+            "idempotency_key": [f"already used for {first.get('amount')} {first.get('metric')}"]})
+    key = str(first.get("period_key", counter.period_key))
+    return Consumed(current_values(counter.tenant_id, {counter.metric: key})[counter.metric], recorded=False)
