@@ -69,10 +69,23 @@ SAMPLES: dict[tuple[str, str], SampleRequest] = {
     ("DELETE", "/v1/admin/tenants/{tenant_id}"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
     ("GET", "/v1/tenants/{tenant_id}/plan"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
     ("POST", "/v1/tenants/{tenant_id}/limits/check"): SampleRequest(
-        {"tenant_id": SAMPLE_TENANT_ID}, body={"limit_type": "agents", "increment": 1}),
+        {"tenant_id": SAMPLE_TENANT_ID}, body={"limit_type": "workflows", "increment": 1}),
+    ("POST", "/v1/tenants/{tenant_id}/plan/check-upgrade"): SampleRequest(
+        {"tenant_id": SAMPLE_TENANT_ID}, body={"target_plan_id": "pln_business"}),
+    ("POST", "/v1/tenants/{tenant_id}/plan/check-downgrade"): SampleRequest(
+        {"tenant_id": SAMPLE_TENANT_ID}, body={"target_plan_id": "pln_freemium"}),
+    ("POST", "/v1/tenants/{tenant_id}/plan/upgrade"): SampleRequest(
+        {"tenant_id": SAMPLE_TENANT_ID}, body={"target_plan_id": "pln_business"}),
+    ("POST", "/v1/tenants/{tenant_id}/plan/downgrade"): SampleRequest(
+        {"tenant_id": SAMPLE_TENANT_ID}, body={"target_plan_id": "pln_pro"}),
+    ("GET", "/v1/tenants/{tenant_id}/members"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
+    ("POST", "/v1/tenants/{tenant_id}/members"): SampleRequest(
+        {"tenant_id": SAMPLE_TENANT_ID}, body={"email": "dana@acme.example", "user_id": "user_dana"}),
+    ("DELETE", "/v1/tenants/{tenant_id}/members/{user_id}"): SampleRequest(
+        {"tenant_id": SAMPLE_TENANT_ID, "user_id": "user_dana"}),
     ("POST", "/v1/tenants/{tenant_id}/usage"): SampleRequest(
-        {"tenant_id": SAMPLE_TENANT_ID}, body={"metric": "api_calls", "amount": 1,
-                                               "idempotency_key": "request-req_0001"}),
+        {"tenant_id": SAMPLE_TENANT_ID}, body={"metric": "workflows", "amount": 1,
+                                               "idempotency_key": "workflow-created-wf_0001"}),
     ("GET", "/v1/admin/tenants/{tenant_id}/stripe-sync"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
     ("POST", "/v1/admin/tenants/{tenant_id}/stripe-sync"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
     # The sample's signature does not verify: a real delivery is signed by Stripe (or the emulator).

@@ -21,7 +21,17 @@ from local.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER
 from saas_core.access import Access
 from saas_core.models.tenants import TenantIn
 from saas_core.services import tenants_admin
-from tests.support import ADMIN_API_KEY, JWT_SECRET, Reply, access_of, admin_token, invoke, routes, token
+from tests.support import (
+    ADMIN_API_KEY,
+    JWT_SECRET,
+    Reply,
+    access_of,
+    admin_token,
+    invoke,
+    prepare_sample,
+    routes,
+    token,
+)
 
 PROTECTED = [route for route in routes() if access_of(route) not in (Access.PUBLIC, Access.STRIPE)]
 TENANT_ROUTES = [route for route in PROTECTED if access_of(route) in (Access.MEMBER, Access.OWNER)]
@@ -123,6 +133,7 @@ def test_the_right_credential_succeeds(route: Route, two_tenants: dict[str, str]
     elif access in (Access.MEMBER, Access.OWNER):
         credentials["token"] = token("user-first")
     params = {"tenant_id": two_tenants["first"]} if SAMPLE_TENANT_ID in str(sample_for(route)) else {}
+    prepare_sample(route, two_tenants["first"])
     if access is Access.STRIPE:
         # Stripe's credential is its signature over the body, with the account's signing secret.
         from tests.integration.stripe_events_support import deliver, make_queue
@@ -138,6 +149,7 @@ def test_the_right_credential_succeeds(route: Route, two_tenants: dict[str, str]
 @pytest.mark.parametrize("route", ADMIN_ROUTES, ids=route_id)
 def test_the_admin_key_header_succeeds_too(route: Route, two_tenants: dict[str, str]) -> None:
     params = {"tenant_id": two_tenants["first"]} if SAMPLE_TENANT_ID in str(sample_for(route)) else {}
+    prepare_sample(route, two_tenants["first"])
     reply = _send(route, params, api_key=ADMIN_API_KEY)
     assert 200 <= reply.status < 300, reply.body
 

@@ -17,7 +17,7 @@ from local.template import Route
 from saas_core.access import Access
 from saas_core.repositories import plans as plans_repository
 from saas_core.repositories import tenants as tenants_repository
-from tests.support import ADMIN_API_KEY, TABLE_NAMES, access_of, invoke, routes, token
+from tests.support import ADMIN_API_KEY, SAMPLE_PREREQUISITES, TABLE_NAMES, access_of, invoke, routes, token
 from tests.unit.test_template_operations import granted_dynamodb_actions
 
 TABLE_IDS = {name: table_id for table_id, name in TABLE_NAMES.items()}
@@ -92,7 +92,8 @@ def _drift_in_stripe(tenant_id: str) -> None:
     stripe_client("live").v1.subscriptions.cancel(tenant.subscription.id)
 
 
-BEFORE_THE_RUN: dict[str, Callable[[str], None]] = {"RepairTenantFromStripeFunction": _drift_in_stripe}
+BEFORE_THE_RUN: dict[str, Callable[[str], None]] = {"RepairTenantFromStripeFunction": _drift_in_stripe,
+                                                    **SAMPLE_PREREQUISITES}
 
 
 # The Stripe calls whose failure sends each route down its undo path: (path, failed attempts).
@@ -128,7 +129,7 @@ OTHER_BODIES: dict[str, list[dict[str, Any]]] = {
     "ChangeTenantSubscriptionFunction": [{"plan_id": "pln_pro", "billing_cycle": "monthly",
                                           "starts_immediately": True}],
     # Without an idempotency key a consume is a single conditional update, not a transaction.
-    "RecordUsageFunction": [{"metric": "api_calls", "amount": 1}],
+    "RecordUsageFunction": [{"metric": "workflows", "amount": 1}],
 }
 # Other query strings that do the same (the list without a filter reads counters and the table itself).
 OTHER_QUERIES: dict[str, list[dict[str, str]]] = {
@@ -165,13 +166,13 @@ def test_each_policy_grants_exactly_the_dynamodb_calls_its_function_makes(
     tenant_id = invoke("POST", "/v1/admin/tenants", api_key=ADMIN_API_KEY, body={
         "name": "Acme", "email": "owner@acme.example", "type": "organization", "plan_id": "pln_business",
         "billing_cycle": "monthly", "owner_user_id": "user-acme"}).data["id"]
+    if route.function_id in BEFORE_THE_RUN:  # the set-up's own calls are not the function's
+        BEFORE_THE_RUN[route.function_id](tenant_id)
     recorded.clear()
     for path, attempts in FAILURE_PATHS.get(route.function_id, []):
         stripe_fault("error", path_prefix=path, count=attempts)
         assert _run(route, tenant_id) == 502
         emulator_call(stripe_emulator, "DELETE", "/_emulator/faults")
-    if route.function_id in BEFORE_THE_RUN:
-        BEFORE_THE_RUN[route.function_id](tenant_id)
     if route.function_id in RECOVERY_PATHS:
         # The whole success path, then the look at what landed.
         _answer_lost(monkeypatch, *RECOVERY_PATHS[route.function_id])

@@ -249,6 +249,13 @@ class BillingStandingOut(BaseModel):
     stripe_customer_deleted: bool
 
 
+class MemberIn(StrictInput):
+    """A member added by the tenant's owner (always with the role member: a tenant has one owner)."""
+
+    email: Email
+    user_id: UserId | None = None
+
+
 class MemberOut(BaseModel):
     email: str
     user_id: str | None

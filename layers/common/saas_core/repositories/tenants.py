@@ -53,6 +53,18 @@ def _member_item(member: Member) -> dict[str, Any]:
     }
 
 
+def member_write(member: Member, *, on_exists: AppError) -> dynamo.Write:
+    """A new member, unless that email is a member already."""
+    return dynamo.put(_table(), _member_item(member), condition="attribute_not_exists(pk)",
+                      on_condition_failed=on_exists)
+
+
+def member_removal(member: Member) -> dynamo.Write:
+    return dynamo.delete(_table(), tenant_pk(member.tenant_id), member_sk(member.email),
+                         condition="attribute_exists(pk)",
+                         on_condition_failed=Conflict("The member was removed meanwhile"))
+
+
 def _subscription_item(tenant_id: str, subscription: Subscription) -> dict[str, Any]:
     return {
         "pk": tenant_pk(tenant_id), "sk": f"SUB#{subscription.row_key}",

@@ -36,5 +36,6 @@ def current_plan(tenant_id: str) -> TenantPlanOut:
             subscription_status=subscription.status if subscription else None,
             trial_ends_at=subscription.trial_ends_at if subscription else None,
         ),
+        pending_downgrade=plan_ref_by_id(tenant.pending_change.plan_id) if tenant.pending_change else None,
     )
 
