@@ -78,6 +78,8 @@ SAMPLES: dict[tuple[str, str], SampleRequest] = {
         {"tenant_id": SAMPLE_TENANT_ID}, body={"target_plan_id": "pln_business"}),
     ("POST", "/v1/tenants/{tenant_id}/plan/downgrade"): SampleRequest(
         {"tenant_id": SAMPLE_TENANT_ID}, body={"target_plan_id": "pln_pro"}),
+    ("PUT", "/v1/tenants/{tenant_id}/billing"): SampleRequest(
+        {"tenant_id": SAMPLE_TENANT_ID}, body={"billing_email": "billing@acme.example", "billing_currency": "USD"}),
     ("GET", "/v1/tenants/{tenant_id}/members"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
     ("POST", "/v1/tenants/{tenant_id}/members"): SampleRequest(
         {"tenant_id": SAMPLE_TENANT_ID}, body={"email": "dana@acme.example", "user_id": "user_dana"}),

@@ -114,6 +114,10 @@ NEEDED_BEYOND_THE_RUNS: dict[str, set[tuple[str, str]]] = {
     # The catalog, for a price without the product's metadata or a canceled tenant's free plan.
     "TenantStripeDriftFunction": {("PlansTable/index", "dynamodb:Query")},
     "RepairTenantFromStripeFunction": {("PlansTable/index", "dynamodb:Query")},
+    # A customer or subscription the owner links (tests/integration/test_billing.py): the old customer's
+    # pointer deleted, then the tenant brought in step with Stripe as the repair above does.
+    "UpdateBillingFunction": {("TenantsTable", "dynamodb:DeleteItem"), ("TenantsTable", "dynamodb:UpdateItem"),
+                              ("PlansTable", "dynamodb:UpdateItem"), ("PlansTable/index", "dynamodb:Query")},
 }
 
 

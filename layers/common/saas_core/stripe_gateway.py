@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         CustomerCreateParams,
         CustomerListParams,
         CustomerListPaymentMethodsParams,
+        CustomerUpdateParams,
         InvoiceCreatePreviewParams,
         InvoiceCreatePreviewParamsSubscriptionDetails,
         InvoiceListParams,
@@ -619,3 +620,45 @@ def payment_methods(account: str, customer_id: str) -> list[PaymentMethodSummary
         last4=method.card.last4 if method.card else None, exp_month=method.card.exp_month if method.card else None,
         exp_year=method.card.exp_year if method.card else None, is_default=method.id == default)
         for method in listed.data]
+
+
+# ------------------------------------------------------ billing details given by the owner
+
+
+@dataclass(frozen=True)
+class OwnedObject:
+    """A customer or subscription as the owner's billing update checks it."""
+
+    id: str
+    tenant_id: str | None  # its metadata's tenant_id
+    customer_id: str | None  # a subscription's customer
+    ended: bool  # a deleted customer, a canceled subscription
+
+
+def find_customer_by_id(account: str, customer_id: str) -> OwnedObject | None:
+    """The customer in the account, or None when the account has no such customer."""
+    found = call_unless("resource_missing", "read the customer",
+                        lambda: client(account).v1.customers.retrieve(customer_id))
+    if found is None:
+        return None
+    deleted = bool(getattr(found, "deleted", False))
+    return OwnedObject(id=found.id, tenant_id=None if deleted else _metadata(found.metadata).get("tenant_id"),
+                       customer_id=found.id, ended=deleted)
+
+
+def find_subscription_by_id(account: str, subscription_id: str) -> OwnedObject | None:
+    found = call_unless("resource_missing", "read the subscription",
+                        lambda: client(account).v1.subscriptions.retrieve(subscription_id))
+    if found is None:
+        return None
+    customer = found.customer if isinstance(found.customer, str) else found.customer.id
+    return OwnedObject(id=found.id, tenant_id=_metadata(found.metadata).get("tenant_id"), customer_id=customer,
+                       ended=found.status in ENDED_SUBSCRIPTION_STATUSES)
+
+
+def set_customer_email(account: str, customer_id: str, email: str) -> None:
+    """The customer's email, where Stripe sends invoices; setting the same value again changes nothing."""
+    params: CustomerUpdateParams = {"email": email}
+    key = idempotency_key("customer-email", customer_id, params)
+    call("update the customer's email",
+         lambda: client(account).v1.customers.update(customer_id, params, {"idempotency_key": key}))

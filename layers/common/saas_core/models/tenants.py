@@ -172,6 +172,8 @@ class Tenant(BaseModel):
     subscription: Subscription | None = None
     pending_change: PendingChange | None = None
     billing: BillingStanding = Field(default_factory=BillingStanding)
+    billing_email: str | None = None  # where Stripe sends invoices, when not the tenant's email
+    billing_currency: str | None = None
     status_reason: str | None = None
     subdomain_activated_at: str | None = None
     members_count: int = 0
@@ -247,6 +249,28 @@ class BillingStandingOut(BaseModel):
     currency: str | None
     overdue_since: str | None
     stripe_customer_deleted: bool
+
+
+class BillingIn(StrictInput):
+    """PUT /v1/tenants/{tenant_id}/billing (seed 003 §9): every field optional, at least one given."""
+
+    stripe_customer_id: str | None = Field(default=None, pattern=r"^cus_[A-Za-z0-9]{1,250}$")
+    stripe_subscription_id: str | None = Field(default=None, pattern=r"^sub_[A-Za-z0-9]{1,250}$")
+    billing_email: Email | None = None
+    billing_currency: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$", description="ISO 4217, e.g. USD")
+
+    @field_validator("billing_currency")
+    @classmethod
+    def _lower(cls, value: str | None) -> str | None:
+        return value.lower() if value else value
+
+
+class BillingInfoOut(BaseModel):
+    tenant_id: str
+    stripe_customer_id: str | None
+    stripe_subscription_id: str | None
+    billing_email: str
+    billing_currency: str = Field(description="Upper case, as seed 003 shows it")
 
 
 class MemberIn(StrictInput):

@@ -96,6 +96,19 @@ def tenant_of_customer(customer_id: str) -> str | None:
     return str(item["tenant_id"]) if item else None
 
 
+def customer_pointer_writes(tenant_id: str, old: str | None, new: str) -> list[dynamo.Write]:
+    """Events of the new customer find this tenant; the old customer's no longer do. A customer that
+    points at another tenant already is refused."""
+    pk, sk = customer_key(new)
+    writes = [dynamo.put(_table(), {"pk": pk, "sk": sk, "tenant_id": tenant_id},
+                         condition="attribute_not_exists(pk) OR tenant_id = :tenant",
+                         condition_values={":tenant": tenant_id},
+                         on_condition_failed=Conflict(f"Stripe customer {new} belongs to another tenant"))]
+    if old and old != new:
+        writes.append(dynamo.delete(_table(), *customer_key(old)))
+    return writes
+
+
 def customer_key(customer_id: str) -> tuple[str, str]:
     return f"STRIPE_CUSTOMER#{customer_id}", "TENANT"
 
