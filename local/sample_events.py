@@ -80,6 +80,9 @@ SAMPLES: dict[tuple[str, str], SampleRequest] = {
         {"tenant_id": SAMPLE_TENANT_ID}, body={"target_plan_id": "pln_pro"}),
     ("PUT", "/v1/tenants/{tenant_id}/billing"): SampleRequest(
         {"tenant_id": SAMPLE_TENANT_ID}, body={"billing_email": "billing@acme.example", "billing_currency": "USD"}),
+    ("POST", "/v1/tenants/{tenant_id}/billing/period"): SampleRequest(
+        {"tenant_id": SAMPLE_TENANT_ID},
+        body={"period_start": "2026-01-01T00:00:00Z", "period_end": "2026-02-01T00:00:00Z"}),
     ("GET", "/v1/tenants/{tenant_id}/members"): SampleRequest({"tenant_id": SAMPLE_TENANT_ID}),
     ("POST", "/v1/tenants/{tenant_id}/members"): SampleRequest(
         {"tenant_id": SAMPLE_TENANT_ID}, body={"email": "dana@acme.example", "user_id": "user_dana"}),

@@ -155,6 +155,18 @@ class BillingStanding(BaseModel):
     customer_deleted_at: str | None = None  # its Stripe customer was deleted (in Stripe)
 
 
+class BillingPeriod(BaseModel):
+    start: str
+    end: str
+    set_by_admin: bool = False
+
+    @property
+    def counter_key(self) -> str:
+        """What month counters are keyed by: a period an admin set restarts them even when it starts when
+        Stripe's does."""
+        return f"{self.start}~set" if self.set_by_admin else self.start
+
+
 class Tenant(BaseModel):
     """A tenant as stored."""
 
@@ -174,6 +186,8 @@ class Tenant(BaseModel):
     billing: BillingStanding = Field(default_factory=BillingStanding)
     billing_email: str | None = None  # where Stripe sends invoices, when not the tenant's email
     billing_currency: str | None = None
+    # A billing period an admin set (seed 003 §10): month counters restart with it, until Stripe's next period.
+    set_period: BillingPeriod | None = None
     status_reason: str | None = None
     subdomain_activated_at: str | None = None
     members_count: int = 0
@@ -206,6 +220,15 @@ class Tenant(BaseModel):
 
     def trial_days_remaining(self, now: datetime) -> int:
         return trial_days_left(self.subscription, now)
+
+    def billing_period(self) -> BillingPeriod | None:
+        """The period month counters count in: the later-starting of Stripe's current period and one an
+        admin set; None for a tenant with neither (counted by calendar month)."""
+        stripe = (BillingPeriod(start=self.subscription.current_period_start,
+                                end=self.subscription.current_period_end) if self.subscription else None)
+        # The admin's first: at the same start, the period an admin set wins.
+        periods = [period for period in (self.set_period, stripe) if period is not None]
+        return max(periods, key=lambda period: parse_iso(period.start)) if periods else None
 
 
 def trial_days_left(subscription: Subscription | None, now: datetime) -> int:
@@ -263,6 +286,37 @@ class BillingIn(StrictInput):
     @classmethod
     def _lower(cls, value: str | None) -> str | None:
         return value.lower() if value else value
+
+
+class BillingPeriodIn(StrictInput):
+    """POST /v1/tenants/{tenant_id}/billing/period (seed 003 §10)."""
+
+    period_start: datetime
+    period_end: datetime
+
+    @field_validator("period_end")
+    @classmethod
+    def _after_start(cls, end: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("period_start")
+        if start is not None and end <= start:
+            raise ValueError("must be after period_start")
+        if start is not None and (end - start).days > 366:
+            raise ValueError("a billing period is at most a year")
+        return end
+
+    @field_validator("period_start", "period_end")
+    @classmethod
+    def _aware(cls, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            raise ValueError("needs a time zone (e.g. 2024-01-01T00:00:00Z)")
+        return moment
+
+
+class BillingPeriodOut(BaseModel):
+    success: bool
+    tenant_id: str
+    period_start: str
+    period_end: str
 
 
 class BillingInfoOut(BaseModel):

@@ -32,8 +32,8 @@ def _limit(plan: Plan, metric: str) -> Limit:
 
 def counter_of(tenant: Tenant, plan: Plan, metric: str, now: datetime) -> usage.Counter:
     limit = _limit(plan, metric)
-    period_start = tenant.subscription.current_period_start if tenant.subscription else None
-    key = usage.period_key(limit.period, now=now, billing_period_start=period_start)
+    period = tenant.billing_period()
+    key = usage.period_key(limit.period, now=now, billing_period_start=period.counter_key if period else None)
     return usage.Counter(tenant_id=tenant.id, metric=metric, period_key=key, limit=limit.max, tier=plan.tier)
 
 

@@ -68,7 +68,8 @@ def usage_over(tenant: Tenant, target: Plan) -> list[str]:
     """Each metric whose usage now is over the target's limit, with both numbers."""
     limited = {metric: limit for metric, limit in target.limits.items() if limit.max is not None}
     now = utc_now()
-    period_start = tenant.subscription.current_period_start if tenant.subscription else None
+    period = tenant.billing_period()
+    period_start = period.counter_key if period else None
     counters = {metric: usage.period_key(limit.period, now=now, billing_period_start=period_start)
                 for metric, limit in limited.items() if metric != MEMBERS_METRIC}
     in_use = usage.current_values(tenant.id, counters)

@@ -15,10 +15,10 @@ def current_plan(tenant_id: str) -> TenantPlanOut:
     plan = plans.get(tenant.plan_id)
     limits = plan.limits if plan else {}
     subscription = tenant.subscription
-    period_start = subscription.current_period_start if subscription else None
+    period = tenant.billing_period()
     now = utc_now()
     counters = {
-        metric: usage.period_key(limit.period, now=now, billing_period_start=period_start)
+        metric: usage.period_key(limit.period, now=now, billing_period_start=period.counter_key if period else None)
         for metric, limit in limits.items() if metric != MEMBERS_METRIC
     }
     values = usage.current_values(tenant.id, counters)
@@ -31,8 +31,8 @@ def current_plan(tenant_id: str) -> TenantPlanOut:
                for metric, limit in limits.items()},
         billing=BillingOut(
             billing_cycle=tenant.billing_cycle,
-            period_start=period_start,
-            period_end=subscription.current_period_end if subscription else None,
+            period_start=period.start if period else None,
+            period_end=period.end if period else None,
             subscription_status=subscription.status if subscription else None,
             trial_ends_at=subscription.trial_ends_at if subscription else None,
         ),
