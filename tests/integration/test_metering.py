@@ -153,3 +153,25 @@ def test_a_suspended_tenant_records_no_usage(tenant: dict[str, Any]) -> None:
     reply = use(tenant["id"], metric="workflows", amount=1)
     assert reply.status == 403
     assert "suspended" in reply.body["message"]
+
+
+def test_a_consume_meeting_a_keyed_consumes_transaction_on_the_counter_is_tried_again(
+        tenant: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB refuses a plain write to an item a transaction holds (TransactionConflictException); moto
+    never does, so the refusal is injected: the consume is tried again and counts once."""
+    import botocore.client
+    from botocore.exceptions import ClientError
+
+    left = [2]
+    make_api_call = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
+
+    def conflicting(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "UpdateItem" and params.get("TableName") == "usage" and left[0] > 0:
+            left[0] -= 1
+            raise ClientError({"Error": {"Code": "TransactionConflictException",
+                                         "Message": "Transaction is ongoing for the item"}}, operation)
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", conflicting)
+    reply = use(tenant["id"], metric="workflows", amount=1)
+    assert (reply.status, reply.data["current"], left[0]) == (200, 1, 0)

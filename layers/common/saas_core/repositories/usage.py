@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
 
@@ -131,15 +131,26 @@ def consume(counter: Counter, amount: int, idempotency_key: str | None = None) -
 
 
 def _consume_alone(counter: Counter, amount: int) -> int:
-    try:
-        answer = dynamo.client().update_item(**_counter_update(counter, amount), ReturnValues="UPDATED_NEW")
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
-        # The counter as the failed condition found it (ReturnValuesOnConditionCheckFailure): no second read.
-        stored = error.response.get("Item")
-        raise OverLimit(_used(stored if isinstance(stored, Mapping) else None)) from None
-    return _used(answer.get("Attributes"))
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            answer = dynamo.client().update_item(**_counter_update(counter, amount), ReturnValues="UPDATED_NEW")
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            # DynamoDB refuses a write to an item a keyed consume's transaction holds at that moment.
+            if code == "TransactionConflictException" and attempt < CONFLICT_RETRIES:
+                time.sleep(random.uniform(0, CONFLICT_BASE_DELAY_SECONDS * 2**attempt))  # noqa: S311 - jitter
+                continue
+            _raise_over_limit(error)
+        return _used(answer.get("Attributes"))
+    raise AssertionError("unreachable")
+
+
+def _raise_over_limit(error: ClientError) -> NoReturn:
+    if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        raise error
+    # The counter as the failed condition found it (ReturnValuesOnConditionCheckFailure): no second read.
+    stored = error.response.get("Item")
+    raise OverLimit(_used(stored if isinstance(stored, Mapping) else None)) from None
 
 
 def _marker(counter: Counter, amount: int, idempotency_key: str) -> dict[str, Any]:
